@@ -1,0 +1,54 @@
+# crhook: build, test and demo. `make demo` and `make test` work on a fresh
+# Debian machine as root: they install what they need with apt-get.
+
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN := bin
+PREFIX ?= /usr/local
+
+# Debian packages the end-to-end tests and the demo drive for real.
+TEST_PACKAGES := runc crun podman containerd busybox-static python3
+DEMO_PACKAGES := runc busybox-static python3
+
+.PHONY: all build test unit e2e demo bench fuzz lint install clean deps-test deps-demo
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/crhook ./cmd/crhook
+
+deps-test:
+	@scripts/ensure-packages.sh $(TEST_PACKAGES)
+
+deps-demo:
+	@scripts/ensure-packages.sh $(DEMO_PACKAGES)
+
+lint:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./spec/... ./proc/... ./config/... ./hook/... ./internal/... ./cmd/...
+
+e2e: build
+	$(GO) test -count=1 -timeout 20m ./test/...
+
+test: deps-test lint build
+	$(GO) test -count=1 -timeout 30m ./...
+
+demo: deps-demo build
+	@scripts/demo.sh $(BIN)/crhook
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./spec/... ./proc/...
+
+fuzz:
+	@echo "no fuzz targets yet"
+
+install: build
+	install -D -m 0755 $(BIN)/crhook $(DESTDIR)$(PREFIX)/bin/crhook
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"errors"
+	"io"
+
+	"github.com/crhook/crhook/hook"
+	"github.com/crhook/crhook/spec"
+)
+
+func patchCommand(args []string, _ io.Reader, stdout io.Writer) error {
+	fs, configPath := newFlags("patch")
+	bundle := fs.String("bundle", "", "bundle directory holding config.json (required)")
+	profile := fs.String("profile", "", "profile to grant: minimal, restore or checkpoint (default: the admin's default_profile)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *bundle == "" {
+		return spec.BadInput(errors.New("--bundle DIR is required"))
+	}
+	var p spec.Profile
+	if *profile != "" {
+		var err error
+		if p, err = spec.ParseProfile(*profile); err != nil {
+			return err
+		}
+	}
+	return runStage("patch", *configPath, func(env hook.Env) (hook.Outcome, error) {
+		out, err := hook.Patch(env, *bundle, p)
+		if err == nil {
+			report(stdout, out)
+		}
+		return out, err
+	})
+}
+
+func report(w io.Writer, out hook.Outcome) {
+	if len(out.Changes) == 0 {
+		io.WriteString(w, "crhook patch: already patched, nothing changed\n")
+		return
+	}
+	for _, c := range out.Changes {
+		io.WriteString(w, "crhook patch: "+c+"\n")
+	}
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/crhook/crhook/config"
+	"github.com/crhook/crhook/hook"
+	"github.com/crhook/crhook/spec"
+)
+
+// stageFunc is one of package hook's stages.
+type stageFunc func(hook.Env) (hook.Outcome, error)
+
+// newFlags returns a flag set that reports errors instead of exiting and
+// takes --config, which every stage accepts.
+func newFlags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	configPath := fs.String("config", "", "admin config file (default $"+config.EnvPath+" or "+config.DefaultPath+")")
+	return fs, configPath
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return spec.BadInput(fmt.Errorf("%w; run `crhook help`", err))
+	}
+	if fs.NArg() > 0 {
+		return spec.BadInput(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	return nil
+}
+
+func loadConfig(flagPath string) (config.Config, error) {
+	return config.Load(config.Resolve(flagPath))
+}
+
+func stageCommand(name string, stage stageFunc) func([]string, io.Reader, io.Writer) error {
+	return func(args []string, stdin io.Reader, stdout io.Writer) error {
+		fs, configPath := newFlags(name)
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		return runStage(name, *configPath, func(env hook.Env) (hook.Outcome, error) {
+			env.Stdin, env.Stdout = stdin, stdout
+			return stage(env)
+		})
+	}
+}
+
+// ErrTimeout marks a stage that did not finish in time.
+var ErrTimeout = errors.New("timed out")
+
+// runStage loads the config, runs stage under the config's deadline and
+// logs its one line. A stage stuck on input that never ends (stdin left
+// open, a blocking file) is abandoned at the deadline: the process exits,
+// so a hook never holds a container start for longer than that.
+func runStage(name, configPath string, stage stageFunc) error {
+	start := time.Now()
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		log := hook.OpenLog(config.Default())
+		defer log.Close()
+		log.Record(name, hook.Outcome{}, err, time.Since(start))
+		return err
+	}
+	type result struct {
+		out hook.Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		env := hook.Env{Config: cfg}
+		var err error
+		if env.Self, err = self(); err != nil {
+			done <- result{err: err}
+			return
+		}
+		out, err := stage(env)
+		done <- result{out, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(cfg.Timeout):
+		r.err = fmt.Errorf("%w after %s waiting for input; the runtime must close stdin and the bundle must be readable (timeout in %s)",
+			ErrTimeout, cfg.Timeout, configName(cfg))
+	}
+	log := hook.OpenLog(cfg)
+	defer log.Close()
+	log.Record(name, r.out, r.err, time.Since(start))
+	if r.err != nil && r.out.Container != "" {
+		return fmt.Errorf("container %s: %w", r.out.Container, r.err)
+	}
+	return r.err
+}
+
+func configName(cfg config.Config) string {
+	if cfg.Path == "" {
+		return config.DefaultPath
+	}
+	return cfg.Path
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/crhook/crhook/probe"
+	"github.com/crhook/crhook/spec"
+	"github.com/crhook/crhook/verify"
+)
+
+// errVerifyFailed is verify's exit 1: restore will not work here, and
+// the summary says why.
+type errVerifyFailed struct{ summary string }
+
+func (e errVerifyFailed) Error() string { return e.summary }
+
+// maxDrill bounds --tree so a typo cannot fork-bomb the container.
+const maxDrill = 10000
+
+func verifyCommand(args []string, _ io.Reader, stdout io.Writer) error {
+	fs, _ := newFlags("verify")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pidList := fs.String("pids", "", "comma-separated PIDs for the drill; the first is the parent")
+	tree := fs.Int("tree", 0, fmt.Sprintf("drill with a tree of N processes at free PIDs (default %d)", verify.DefaultTree))
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	opts := verify.Options{Tree: *tree}
+	switch {
+	case *pidList != "" && *tree != 0:
+		return spec.BadInput(errors.New("give --pids or --tree, not both"))
+	case *tree < 0 || *tree == 1 || *tree > maxDrill:
+		return spec.BadInput(fmt.Errorf("--tree %d must be between 2 and %d", *tree, maxDrill))
+	case *pidList != "":
+		pids, err := parsePIDs(*pidList)
+		if err != nil {
+			return err
+		}
+		opts.PIDs = pids
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find crhook's own path: %w", err)
+	}
+	opts.Self = exe
+	report := verify.Run(opts)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(report)
+	} else {
+		err = report.WriteText(stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if !report.OK {
+		return errVerifyFailed{report.Summary}
+	}
+	return nil
+}
+
+func parsePIDs(list string) ([]int, error) {
+	var pids []int
+	seen := map[int]bool{}
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, spec.BadInput(fmt.Errorf("--pids: %q is not a PID", f))
+		}
+		if seen[n] {
+			return nil, spec.BadInput(fmt.Errorf("--pids: %d is listed twice", n))
+		}
+		seen[n] = true
+		pids = append(pids, n)
+	}
+	if len(pids) > maxDrill {
+		return nil, spec.BadInput(fmt.Errorf("--pids: more than %d PIDs", maxDrill))
+	}
+	return pids, nil
+}
+
+// internal runs the helper modes verify starts crhook in; it reports
+// whether args named one.
+func internal(args []string) (int, bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	switch args[0] {
+	case probe.TreeChildArg:
+		return probe.RunTreeParent(args[1:], os.Stdout), true
+	case probe.MountProcArg:
+		if err := probe.MountProc(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1, true
+		}
+		return 0, true
+	}
+	return 0, false
+}

@@ -1,0 +1,137 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/crhook/crhook/internal/boundedio"
+	"github.com/crhook/crhook/spec"
+)
+
+// DefaultPath is where crhook looks when neither --config nor
+// CRHOOK_CONFIG names a file.
+const DefaultPath = "/etc/crhook/config.toml"
+
+// EnvPath names the environment variable that overrides DefaultPath.
+const EnvPath = "CRHOOK_CONFIG"
+
+// DefaultTimeout bounds every hook run, so crhook never holds a container
+// start for long.
+const DefaultTimeout = 5 * time.Second
+
+const maxFileSize = 1 << 20
+
+// Config is the admin's settings, merged over the defaults.
+type Config struct {
+	Policy spec.Policy
+	// LogFile, when set, receives one JSON line per hook run.
+	LogFile string
+	// Timeout bounds a hook run.
+	Timeout time.Duration
+	// Runtime is the OCI runtime crhook-runtime execs ("" means runc on PATH).
+	Runtime string
+	// Path is the file the settings came from, "" for the defaults.
+	Path string
+}
+
+// Default returns the settings used when there is no config file.
+func Default() Config {
+	return Config{Policy: spec.DefaultPolicy(), Timeout: DefaultTimeout}
+}
+
+// file mirrors the TOML keys; pointers tell "absent" from "zero".
+type file struct {
+	DefaultProfile  *string  `toml:"default_profile"`
+	AllowedProfiles []string `toml:"allowed_profiles"`
+	ProcSys         *string  `toml:"proc_sys"`
+	OpenClone3      *bool    `toml:"open_clone3"`
+	LogFile         *string  `toml:"log_file"`
+	Timeout         *string  `toml:"timeout"`
+	Runtime         *string  `toml:"runtime"`
+}
+
+// Resolve picks the config path: the flag, else $CRHOOK_CONFIG, else the
+// default. explicit says whether the user named it, in which case it must
+// exist.
+func Resolve(flagPath string) (path string, explicit bool) {
+	if flagPath != "" {
+		return flagPath, true
+	}
+	if env := os.Getenv(EnvPath); env != "" {
+		return env, true
+	}
+	return DefaultPath, false
+}
+
+// Load reads the config at path. A missing file gives the defaults unless
+// explicit. Every error is bad input: the admin must fix the file.
+func Load(path string, explicit bool) (Config, error) {
+	data, err := boundedio.ReadFile(path, maxFileSize)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return Default(), nil
+	}
+	if err != nil {
+		return Config{}, spec.BadInput(fmt.Errorf("read config: %w", err))
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return Config{}, spec.BadInput(fmt.Errorf("config %s: %w", path, err))
+	}
+	c.Path = path
+	return c, nil
+}
+
+// Parse reads TOML config text over the defaults.
+func Parse(data []byte) (Config, error) {
+	var f file
+	md, err := toml.Decode(string(data), &f)
+	if err != nil {
+		return Config{}, err
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+	}
+	c := Default()
+	if f.AllowedProfiles != nil {
+		c.Policy.AllowedProfiles = make([]spec.Profile, len(f.AllowedProfiles))
+		for i, p := range f.AllowedProfiles {
+			c.Policy.AllowedProfiles[i] = spec.Profile(p)
+		}
+	}
+	if f.DefaultProfile != nil {
+		c.Policy.DefaultProfile = spec.Profile(*f.DefaultProfile)
+	}
+	if f.ProcSys != nil {
+		c.Policy.ProcSys = spec.ProcSysMode(*f.ProcSys)
+	}
+	if f.OpenClone3 != nil {
+		c.Policy.OpenClone3 = *f.OpenClone3
+	}
+	if err := c.Policy.Validate(); err != nil {
+		return Config{}, err
+	}
+	if f.LogFile != nil {
+		c.LogFile = *f.LogFile
+	}
+	if f.Runtime != nil {
+		c.Runtime = *f.Runtime
+	}
+	if f.Timeout != nil {
+		d, err := time.ParseDuration(*f.Timeout)
+		if err != nil || d <= 0 || d > 10*time.Minute {
+			return Config{}, fmt.Errorf("timeout %q must be a duration between 1ms and 10m, such as \"5s\"", *f.Timeout)
+		}
+		c.Timeout = d
+	}
+	return c, nil
+}

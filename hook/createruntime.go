@@ -1,0 +1,43 @@
+package hook
+
+import (
+	"fmt"
+
+	"github.com/moby/sys/capability"
+
+	"github.com/crhook/crhook/spec"
+)
+
+// CreateRuntime checks an opted-in container's config before it starts:
+// the caps are in the sets they must be in, /proc/sys is read-only,
+// seccomp lets clone3 through and the kernel knows the capability. The
+// runtime read config.json already, so this stage can only refuse, never
+// fix. Containers that did not opt in return at once.
+func CreateRuntime(env Env) (Outcome, error) {
+	st, err := readState(env)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Container: st.ID}
+	if !spec.OptedIn(st.Annotations) {
+		return out, nil
+	}
+	raw, err := readBundleConfig(st.Bundle)
+	if err != nil {
+		return out, err
+	}
+	s, err := spec.Parse(raw)
+	if err != nil {
+		return out, err
+	}
+	req, err := spec.ResolveRequest(s.Annotations, env.Config.Policy)
+	if err != nil || !req.OptedIn {
+		return out, err
+	}
+	out.OptedIn, out.Profile = true, string(req.Profile)
+	last, err := capability.LastCap()
+	if err != nil {
+		return out, fmt.Errorf("read the kernel's last capability: %w", err)
+	}
+	return out, spec.Verify(s, req, spec.Host{CapLastCap: int(last)})
+}

@@ -1,0 +1,33 @@
+package hook
+
+import (
+	"io"
+
+	"github.com/crhook/crhook/config"
+)
+
+// Limits on what a stage reads from stdin or a bundle. A real spec is
+// tens of KB; several MB covers thousands of mounts or env entries.
+const (
+	MaxSpecSize  = 64 << 20
+	MaxStateSize = 4 << 20
+)
+
+// Env is what every stage gets from main.
+type Env struct {
+	Config config.Config
+	Stdin  io.Reader
+	Stdout io.Writer
+	// Self is crhook's absolute path, for the hooks patch registers.
+	Self string
+}
+
+// Outcome is what a stage did, for its one log line.
+type Outcome struct {
+	Container string
+	OptedIn   bool
+	Profile   string
+	Changes   []string
+	// Warning is set when the stage passed but something deserves a look.
+	Warning string
+}

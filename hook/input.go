@@ -1,0 +1,55 @@
+package hook
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/internal/boundedio"
+	"github.com/crhook/crhook/spec"
+)
+
+// readState reads and validates the container state a runtime passes a
+// hook on stdin.
+func readState(env Env) (*specs.State, error) {
+	raw, err := boundedio.ReadAll(env.Stdin, MaxStateSize)
+	if err != nil {
+		return nil, inputError("read state from stdin", err)
+	}
+	st, err := spec.ParseState(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case st.ID == "":
+		return nil, spec.BadInput(errors.New("state has no id"))
+	case st.Pid < 0:
+		return nil, spec.BadInput(fmt.Errorf("state of container %s has pid %d", st.ID, st.Pid))
+	}
+	return st, nil
+}
+
+// readBundleConfig reads BUNDLE/config.json. The bundle must be an
+// absolute path: a hook's working directory is the runtime's choice.
+func readBundleConfig(bundle string) ([]byte, error) {
+	if bundle == "" {
+		return nil, spec.BadInput(errors.New("no bundle given"))
+	}
+	if !filepath.IsAbs(bundle) {
+		return nil, spec.BadInput(fmt.Errorf("bundle %q is not an absolute path", bundle))
+	}
+	path := filepath.Join(bundle, "config.json")
+	raw, err := boundedio.ReadFile(path, MaxSpecSize)
+	if err != nil {
+		return nil, inputError("read bundle config", err)
+	}
+	return raw, nil
+}
+
+// inputError marks failures to read input as bad input: a missing,
+// looping, oversized or non-regular file is the caller's to fix.
+func inputError(what string, err error) error {
+	return spec.BadInput(fmt.Errorf("%s: %w", what, err))
+}

@@ -1,0 +1,156 @@
+package hook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"log/syslog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/crhook/crhook/config"
+	"github.com/crhook/crhook/spec"
+)
+
+// syslogSocket is where both syslog daemons and journald listen.
+const syslogSocket = "/dev/log"
+
+// Log writes one structured line per stage run: to the admin's log file
+// (JSON lines) when configured, and to syslog or journald when the host
+// has one. A hook has no terminal, so this is where its story is kept.
+// Logging never fails a hook: a log that cannot be written is noted in
+// the remaining sinks and otherwise ignored.
+type Log struct {
+	logger  *slog.Logger
+	closers []io.Closer
+	notes   []any
+}
+
+// OpenLog opens the sinks cfg names; it never fails.
+func OpenLog(cfg config.Config) *Log {
+	l := &Log{}
+	var handlers []slog.Handler
+	if cfg.LogFile != "" {
+		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			l.notes = append(l.notes, slog.String("log_file", err.Error()))
+		} else {
+			l.closers = append(l.closers, f)
+			handlers = append(handlers, slog.NewJSONHandler(f, nil))
+		}
+	}
+	if _, err := os.Stat(syslogSocket); err != nil {
+		// Common in containers and minimal hosts; say so once, quietly.
+		l.notes = append(l.notes, slog.String("syslog", "absent"))
+	} else if w, err := syslog.Dial("", "", syslog.LOG_DAEMON|syslog.LOG_INFO, "crhook"); err != nil {
+		l.notes = append(l.notes, slog.String("syslog", err.Error()))
+	} else {
+		l.closers = append(l.closers, w)
+		handlers = append(handlers, newSyslogHandler(w))
+	}
+	l.logger = slog.New(slog.NewMultiHandler(handlers...))
+	return l
+}
+
+// Record logs the stage's one line.
+func (l *Log) Record(stage string, out Outcome, err error, took time.Duration) {
+	level, result := slog.LevelInfo, "ok"
+	attrs := []any{
+		slog.String("stage", stage),
+		slog.String("container", out.Container),
+		slog.Bool("opted_in", out.OptedIn),
+	}
+	if out.Profile != "" {
+		attrs = append(attrs, slog.String("profile", out.Profile))
+	}
+	if len(out.Changes) > 0 {
+		attrs = append(attrs, slog.Any("changes", out.Changes))
+	}
+	switch {
+	case errors.Is(err, spec.ErrBadInput):
+		level, result = slog.LevelError, "bad-input"
+	case err != nil:
+		level, result = slog.LevelError, "refused"
+	case out.Warning != "":
+		level, result = slog.LevelWarn, "warning"
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", OneLine(err)))
+	}
+	if out.Warning != "" {
+		attrs = append(attrs, slog.String("warning", out.Warning))
+	}
+	attrs = append(attrs, slog.String("result", result), slog.Float64("ms", float64(took.Microseconds())/1000))
+	attrs = append(attrs, l.notes...)
+	l.logger.Log(context.Background(), level, "crhook "+stage, attrs...)
+}
+
+// Close closes the sinks.
+func (l *Log) Close() {
+	for _, c := range l.closers {
+		c.Close()
+	}
+}
+
+// OneLine joins a multi-line error (errors.Join) into one line, the form
+// a runtime shows its user.
+func OneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+// syslogHandler formats records as text and sends each at its level.
+type syslogHandler struct {
+	w    *syslog.Writer
+	mu   *sync.Mutex
+	buf  *bytes.Buffer
+	text slog.Handler
+}
+
+func newSyslogHandler(w *syslog.Writer) *syslogHandler {
+	buf := &bytes.Buffer{}
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{} // syslog stamps its own time
+		}
+		return a
+	}
+	return &syslogHandler{w: w, mu: &sync.Mutex{}, buf: buf, text: slog.NewTextHandler(buf, &slog.HandlerOptions{ReplaceAttr: noTime})}
+}
+
+func (h *syslogHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.text.Enabled(ctx, level)
+}
+
+func (h *syslogHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.buf.Reset()
+	if err := h.text.Handle(ctx, r); err != nil {
+		return fmt.Errorf("format syslog line: %w", err)
+	}
+	msg := strings.TrimSuffix(h.buf.String(), "\n")
+	switch {
+	case r.Level >= slog.LevelError:
+		return h.w.Err(msg)
+	case r.Level >= slog.LevelWarn:
+		return h.w.Warning(msg)
+	}
+	return h.w.Info(msg)
+}
+
+func (h *syslogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	c := *h
+	c.text = h.text.WithAttrs(attrs)
+	return &c
+}
+
+func (h *syslogHandler) WithGroup(name string) slog.Handler {
+	c := *h
+	c.text = h.text.WithGroup(name)
+	return &c
+}

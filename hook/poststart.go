@@ -1,0 +1,77 @@
+package hook
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/crhook/crhook/proc"
+	"github.com/crhook/crhook/spec"
+)
+
+// ErrNotHeld and ErrProcSysLive mark what poststart finds wrong with the
+// running container.
+var (
+	ErrNotHeld     = errors.New("the container process does not hold its capabilities")
+	ErrProcSysLive = errors.New("/proc/sys is writable in the running container")
+)
+
+// Poststart checks the running container: its process really holds the
+// profile's capabilities (runtimes silently drop ones they or the kernel
+// do not know), and /proc/sys is mounted read-only in its mount
+// namespace. A process that already exited is a warning, not a failure.
+func Poststart(env Env) (Outcome, error) {
+	st, err := readState(env)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Container: st.ID}
+	if !spec.OptedIn(st.Annotations) {
+		return out, nil
+	}
+	if st.Pid == 0 {
+		return out, spec.BadInput(fmt.Errorf("state of container %s has no pid", st.ID))
+	}
+	req, err := spec.ResolveRequest(st.Annotations, env.Config.Policy)
+	if err != nil || !req.OptedIn {
+		return out, err
+	}
+	out.OptedIn, out.Profile = true, string(req.Profile)
+	err = checkLive(st.Pid, req.Profile)
+	if errors.Is(err, proc.ErrGone) {
+		out.Warning = fmt.Sprintf("process %d exited before it could be checked", st.Pid)
+		return out, nil
+	}
+	return out, err
+}
+
+func checkLive(pid int, profile spec.Profile) error {
+	status, err := proc.ReadStatus(pid)
+	if err != nil {
+		return err
+	}
+	var gaps []string
+	for _, set := range spec.RequiredSets(status.UID) {
+		mask, _ := status.Set(string(set))
+		if !proc.Has(mask, spec.CapCheckpointRestoreNumber) {
+			gaps = append(gaps, string(set))
+		}
+	}
+	var errs []error
+	if len(gaps) > 0 {
+		errs = append(errs, fmt.Errorf("%w: pid %d (uid %d) lacks %s in %s; check that the runtime and kernel know it (runc 1.0+, Linux 5.9+) and that nothing drops it after create",
+			ErrNotHeld, pid, status.UID, spec.CapCheckpointRestore, strings.Join(gaps, ", ")))
+	}
+	mounts, err := proc.ReadMounts(pid)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	switch m := proc.VisibleMount(mounts, spec.ProcSys); {
+	case m == nil:
+		errs = append(errs, fmt.Errorf("%w: pid %d has no root mount in its mountinfo", ErrProcSysLive, pid))
+	case !proc.ReadOnly(m):
+		errs = append(errs, fmt.Errorf("%w: pid %d sees %s through the read-write mount at %s; keep %q in linux.readonlyPaths",
+			ErrProcSysLive, pid, spec.ProcSys, m.Mountpoint, spec.ProcSys))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,105 @@
+package proc
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Status is the part of /proc/PID/status crhook reads.
+type Status struct {
+	// UID is the effective uid.
+	UID uint32
+	// Capability sets as bit masks, bit n for capability n.
+	Inheritable, Permitted, Effective, Bounding, Ambient uint64
+	NoNewPrivs                                           bool
+	// Seccomp is 0 (none), 1 (strict) or 2 (filter).
+	Seccomp int
+}
+
+// ErrIncomplete marks a status without the lines crhook needs.
+var ErrIncomplete = errors.New("status is incomplete")
+
+// ParseStatus parses /proc/PID/status text. Lines it does not use are
+// skipped; the Uid and Cap* lines must all be there.
+func ParseStatus(r io.Reader) (Status, error) {
+	var st Status
+	fields := map[string]*uint64{
+		"CapInh": &st.Inheritable, "CapPrm": &st.Permitted, "CapEff": &st.Effective,
+		"CapBnd": &st.Bounding, "CapAmb": &st.Ambient,
+	}
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		key, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		var err error
+		switch key {
+		case "Uid":
+			err = parseEffectiveUID(value, &st.UID)
+		case "NoNewPrivs":
+			st.NoNewPrivs = value == "1"
+		case "Seccomp":
+			st.Seccomp, err = strconv.Atoi(value)
+		default:
+			dst, ok := fields[key]
+			if !ok {
+				continue
+			}
+			*dst, err = strconv.ParseUint(value, 16, 64)
+		}
+		if err != nil {
+			return Status{}, fmt.Errorf("parse status %s: %w", key, err)
+		}
+		seen[key] = true
+	}
+	if err := sc.Err(); err != nil {
+		return Status{}, fmt.Errorf("read status: %w", err)
+	}
+	for _, key := range []string{"Uid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+		if !seen[key] {
+			return Status{}, fmt.Errorf("%w: no %s line", ErrIncomplete, key)
+		}
+	}
+	return st, nil
+}
+
+// parseEffectiveUID takes the second of the four uids (real, effective,
+// saved, filesystem).
+func parseEffectiveUID(value string, uid *uint32) error {
+	f := strings.Fields(value)
+	if len(f) != 4 {
+		return fmt.Errorf("want 4 uids, got %d", len(f))
+	}
+	n, err := strconv.ParseUint(f[1], 10, 32)
+	*uid = uint32(n)
+	return err
+}
+
+// Set returns the named capability set ("bounding", "effective", ...).
+func (s Status) Set(name string) (uint64, bool) {
+	switch name {
+	case "bounding":
+		return s.Bounding, true
+	case "effective":
+		return s.Effective, true
+	case "permitted":
+		return s.Permitted, true
+	case "inheritable":
+		return s.Inheritable, true
+	case "ambient":
+		return s.Ambient, true
+	}
+	return 0, false
+}
+
+// Has reports whether mask holds capability number capNum.
+func Has(mask uint64, capNum int) bool {
+	return capNum >= 0 && capNum < 64 && mask&(1<<uint(capNum)) != 0
+}

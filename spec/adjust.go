@@ -1,0 +1,337 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Sentinel errors for refusals; each message says what to change.
+var (
+	ErrProcSysWritable = errors.New("/proc/sys is writable")
+	ErrClone3Blocked   = errors.New("seccomp blocks clone3")
+)
+
+// Options controls one Adjust.
+type Options struct {
+	Policy Policy
+	// OptIn opts the spec in even without annotations and writes them
+	// (patch). Profile, when set, replaces the profile annotation.
+	OptIn   bool
+	Profile Profile
+	// Hooks are registered per stage unless an equal hook is there.
+	Hooks map[string]specs.Hook
+	// Indent formats the output as runc spec does; otherwise it is compact.
+	Indent bool
+}
+
+// Result says what Adjust did.
+type Result struct {
+	Request Request
+	// Output is the adjusted spec; it is the input itself when nothing
+	// needed to change or when Adjust refused the spec, and nil only when
+	// the input could not be parsed.
+	Output  []byte
+	Changed bool
+	// Changes lists each edit in words, for the log.
+	Changes []string
+}
+
+// Adjust applies the container's request to its config.json: the
+// profile's capabilities in the sets they need, clone3 let through
+// seccomp, and, for patch, the annotations and crhook's hooks. Members
+// crhook does not know survive. A spec that did not opt in comes back
+// unchanged. Adjusting an adjusted spec changes nothing.
+func Adjust(raw []byte, opts Options) (Result, error) {
+	s, err := Parse(raw)
+	if err != nil {
+		return Result{}, err
+	}
+	annotations := s.Annotations
+	if opts.OptIn {
+		annotations = maps.Clone(annotations)
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[AnnotationRestore] = "true"
+		if opts.Profile != "" {
+			annotations[AnnotationProfile] = string(opts.Profile)
+		} else if _, ok := annotations[AnnotationProfile]; !ok {
+			annotations[AnnotationProfile] = string(opts.Policy.DefaultProfile)
+		}
+	}
+	req, err := ResolveRequest(annotations, opts.Policy)
+	if err != nil || !req.OptedIn {
+		return Result{Request: req, Output: raw}, err
+	}
+	if s.Process == nil {
+		return Result{Request: req, Output: raw}, BadInput(errors.New("spec has no process"))
+	}
+	e := editor{spec: s, policy: opts.Policy}
+	if e.root, err = decodeObject(raw); err != nil {
+		return Result{}, BadInput(fmt.Errorf("parse spec: %w", err))
+	}
+	steps := []func() error{
+		e.procSys,
+		func() error { return e.capabilities(req.Profile.Capabilities()) },
+		e.clone3,
+	}
+	if opts.OptIn {
+		steps = append(steps,
+			func() error { return e.annotations(annotations) },
+			func() error { return e.hooks(opts.Hooks) })
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return Result{Request: req, Output: raw}, err
+		}
+	}
+	if len(e.changes) == 0 {
+		return Result{Request: req, Output: raw}, nil
+	}
+	out, err := e.encode(opts.Indent)
+	if err != nil {
+		return Result{Request: req, Output: raw}, err
+	}
+	return Result{Request: req, Output: out, Changed: true, Changes: e.changes}, nil
+}
+
+// editor edits root, the raw spec, guided by spec, its typed twin.
+type editor struct {
+	spec    *specs.Spec
+	policy  Policy
+	root    object
+	changes []string
+}
+
+func (e *editor) note(format string, args ...any) {
+	e.changes = append(e.changes, fmt.Sprintf(format, args...))
+}
+
+func (e *editor) procSys() error {
+	if ProcSysRule(e.spec) != "" {
+		return nil
+	}
+	if e.policy.ProcSys != ProcSysAddReadonly {
+		return procSysWritable("crhook grants nothing")
+	}
+	return e.editLinux(func(linux object) error {
+		paths, err := linux.strings("readonlyPaths")
+		if err != nil {
+			return err
+		}
+		e.note("added %s to linux.readonlyPaths (admin policy proc_sys=%s)", ProcSys, ProcSysAddReadonly)
+		return linux.set("readonlyPaths", append(paths, ProcSys))
+	})
+}
+
+func (e *editor) capabilities(caps []string) error {
+	gaps := MissingCapabilities(e.spec.Process.Capabilities, e.spec.Process.User.UID, caps)
+	if len(gaps) == 0 {
+		return nil
+	}
+	process, err := e.root.child("process")
+	if err != nil {
+		return err
+	}
+	capObj, err := process.child("capabilities")
+	if err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
+	for _, gap := range gaps {
+		list, err := capObj.strings(string(gap.Set))
+		if err != nil {
+			return fmt.Errorf("process.capabilities: %w", err)
+		}
+		if err := capObj.set(string(gap.Set), append(list, gap.Missing...)); err != nil {
+			return err
+		}
+	}
+	e.note("added %s", describeAdded(gaps))
+	if err := process.set("capabilities", capObj); err != nil {
+		return err
+	}
+	return e.root.set("process", process)
+}
+
+func (e *editor) clone3() error {
+	var sc *specs.LinuxSeccomp
+	if e.spec.Linux != nil {
+		sc = e.spec.Linux.Seccomp
+	}
+	verdict := Clone3Verdict(sc)
+	if verdict.Allowed {
+		return nil
+	}
+	if !e.policy.OpenClone3 {
+		return fmt.Errorf("%w: %s, and the admin policy keeps it closed (open_clone3 = false); use a seccomp profile that allows clone3", ErrClone3Blocked, verdict.Why)
+	}
+	return e.editLinux(func(linux object) error {
+		seccomp, err := linux.child("seccomp")
+		if err != nil {
+			return err
+		}
+		if err := openClone3(seccomp, sc); err != nil {
+			return fmt.Errorf("linux.seccomp: %w", err)
+		}
+		e.note("seccomp: %s; let clone3 through for this container", verdict.Why)
+		return linux.set("seccomp", seccomp)
+	})
+}
+
+// openClone3 removes clone3 from every rule that blocks it or filters its
+// arguments, dropping rules left with no names, and adds an allow rule
+// when the default action would still block it.
+func openClone3(seccomp object, sc *specs.LinuxSeccomp) error {
+	var rules []json.RawMessage
+	if raw, ok := seccomp["syscalls"]; ok {
+		if err := json.Unmarshal(raw, &rules); err != nil {
+			return fmt.Errorf("syscalls: %w", err)
+		}
+	}
+	kept := rules[:0]
+	allowed := false
+	for i, rule := range sc.Syscalls {
+		if !slices.Contains(rule.Names, Clone3) {
+			kept = append(kept, rules[i])
+			continue
+		}
+		if actionAllows(rule.Action) && len(rule.Args) == 0 {
+			allowed = true
+			kept = append(kept, rules[i])
+			continue
+		}
+		names := slices.DeleteFunc(slices.Clone(rule.Names), func(n string) bool { return n == Clone3 })
+		if len(names) == 0 {
+			continue
+		}
+		ruleObj, err := decodeObject(rules[i])
+		if err != nil {
+			return fmt.Errorf("syscalls[%d]: %w", i, err)
+		}
+		if err := ruleObj.set("names", names); err != nil {
+			return err
+		}
+		b, err := marshal(ruleObj)
+		if err != nil {
+			return err
+		}
+		kept = append(kept, b)
+	}
+	if !allowed && !actionAllows(sc.DefaultAction) {
+		b, err := marshal(specs.LinuxSyscall{Names: []string{Clone3}, Action: specs.ActAllow})
+		if err != nil {
+			return err
+		}
+		kept = append(kept, b)
+	}
+	return seccomp.set("syscalls", kept)
+}
+
+func (e *editor) annotations(want map[string]string) error {
+	current, err := e.root.child("annotations")
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, key := range []string{AnnotationRestore, AnnotationProfile} {
+		var have string
+		if raw, ok := current[key]; ok {
+			if err := json.Unmarshal(raw, &have); err != nil {
+				return fmt.Errorf("annotations: %w", err)
+			}
+			if have == want[key] {
+				continue
+			}
+		}
+		if err := current.set(key, want[key]); err != nil {
+			return err
+		}
+		e.note("set annotation %s=%s", key, want[key])
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return e.root.set("annotations", current)
+}
+
+func (e *editor) hooks(want map[string]specs.Hook) error {
+	if len(want) == 0 {
+		return nil
+	}
+	hooks, err := e.root.child("hooks")
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, stage := range slices.Sorted(maps.Keys(want)) {
+		hook := want[stage]
+		var list []specs.Hook
+		if raw, ok := hooks[stage]; ok {
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return fmt.Errorf("hooks.%s: %w", stage, err)
+			}
+		}
+		if slices.ContainsFunc(list, func(h specs.Hook) bool { return sameHook(h, hook) }) {
+			continue
+		}
+		var rawList []json.RawMessage
+		if raw, ok := hooks[stage]; ok {
+			if err := json.Unmarshal(raw, &rawList); err != nil {
+				return fmt.Errorf("hooks.%s: %w", stage, err)
+			}
+		}
+		b, err := marshal(hook)
+		if err != nil {
+			return err
+		}
+		if err := hooks.set(stage, append(rawList, b)); err != nil {
+			return err
+		}
+		e.note("registered %s hook %s", stage, hook.Path)
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return e.root.set("hooks", hooks)
+}
+
+// sameHook matches crhook's own entry: same program, same arguments.
+// Timeout and env may differ without adding a second entry.
+func sameHook(a, b specs.Hook) bool {
+	return a.Path == b.Path && slices.Equal(a.Args, b.Args)
+}
+
+func (e *editor) editLinux(edit func(linux object) error) error {
+	linux, err := e.root.child("linux")
+	if err != nil {
+		return err
+	}
+	if err := edit(linux); err != nil {
+		return fmt.Errorf("linux: %w", err)
+	}
+	return e.root.set("linux", linux)
+}
+
+func (e *editor) encode(indent bool) ([]byte, error) {
+	out, err := marshal(e.root)
+	if err != nil {
+		return nil, fmt.Errorf("encode spec: %w", err)
+	}
+	if !indent {
+		return out, nil
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, out, "", "\t"); err != nil {
+		return nil, fmt.Errorf("indent spec: %w", err)
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}

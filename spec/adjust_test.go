@@ -1,0 +1,305 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestAdjust(t *testing.T) {
+	hooks := map[string]specs.Hook{
+		"createRuntime": {Path: "/usr/local/bin/crhook", Args: []string{"crhook", "createRuntime"}},
+		"poststart":     {Path: "/usr/local/bin/crhook", Args: []string{"crhook", "poststart"}},
+	}
+	addReadonly := DefaultPolicy()
+	addReadonly.ProcSys = ProcSysAddReadonly
+	closedClone3 := DefaultPolicy()
+	closedClone3.OpenClone3 = false
+	writable := func(s *specs.Spec) *specs.Spec {
+		s.Linux.ReadonlyPaths = slices.DeleteFunc(s.Linux.ReadonlyPaths, func(p string) bool { return p == ProcSys })
+		return s
+	}
+
+	tests := []struct {
+		name    string
+		spec    *specs.Spec
+		opts    Options
+		wantErr error
+		// wantSets lists the sets that must hold every cap of wantProfile.
+		wantProfile Profile
+		wantSets    []CapSet
+		// wantSeccompEdit says whether clone3 had to be let through.
+		wantSeccompEdit bool
+		wantHooks       bool
+	}{
+		{
+			name:        "runc default as uid 1000, minimal",
+			spec:        optIn(runcSpec(t), ""),
+			wantProfile: ProfileMinimal,
+			wantSets:    RequiredSets(1000),
+		},
+		{
+			name:        "uid 0 needs no ambient",
+			spec:        func() *specs.Spec { s := optIn(runcSpec(t), "restore"); s.Process.User.UID = 0; return s }(),
+			wantProfile: ProfileRestore,
+			wantSets:    RequiredSets(0),
+		},
+		{
+			name:        "podman bundle with --user 1000",
+			spec:        loadSpec(t, "podman-user1000.json"),
+			wantProfile: ProfileMinimal,
+			wantSets:    RequiredSets(1000),
+		},
+		{
+			name:            "docker seccomp gets clone3 opened",
+			spec:            optIn(withDockerSeccomp(t, runcSpec(t)), ""),
+			wantProfile:     ProfileMinimal,
+			wantSets:        RequiredSets(1000),
+			wantSeccompEdit: true,
+		},
+		{
+			name:    "docker seccomp with clone3 kept closed by policy",
+			spec:    optIn(withDockerSeccomp(t, runcSpec(t)), ""),
+			opts:    Options{Policy: closedClone3},
+			wantErr: ErrClone3Blocked,
+		},
+		{
+			name:    "writable /proc/sys is refused",
+			spec:    optIn(writable(runcSpec(t)), ""),
+			wantErr: ErrProcSysWritable,
+		},
+		{
+			name:        "writable /proc/sys made read-only when the admin says so",
+			spec:        optIn(writable(runcSpec(t)), ""),
+			opts:        Options{Policy: addReadonly},
+			wantProfile: ProfileMinimal,
+			wantSets:    RequiredSets(1000),
+		},
+		{
+			name:    "checkpoint profile is not allowed by default",
+			spec:    optIn(runcSpec(t), "checkpoint"),
+			wantErr: ErrNotAllowed,
+		},
+		{
+			name:    "hostile profile value",
+			spec:    optIn(runcSpec(t), "minimal; CAP_SYS_ADMIN"),
+			wantErr: ErrBadInput,
+		},
+		{
+			name: "hostile opt-in value",
+			spec: func() *specs.Spec {
+				s := optIn(runcSpec(t), "")
+				s.Annotations[AnnotationRestore] = "true; CAP_SYS_ADMIN"
+				return s
+			}(),
+			wantErr: ErrBadInput,
+		},
+		{
+			name:    "no process",
+			spec:    func() *specs.Spec { s := optIn(runcSpec(t), ""); s.Process = nil; return s }(),
+			wantErr: ErrBadInput,
+		},
+		{
+			name:        "patch opts in and registers hooks",
+			spec:        runcSpec(t),
+			opts:        Options{OptIn: true, Profile: ProfileRestore, Hooks: hooks, Indent: true},
+			wantProfile: ProfileRestore,
+			wantSets:    RequiredSets(1000),
+			wantHooks:   true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.opts.Policy.DefaultProfile == "" {
+				tt.opts.Policy = DefaultPolicy()
+			}
+			in := withExtension(t, encode(t, tt.spec))
+			res, err := Adjust(in, tt.opts)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				if !bytes.Equal(res.Output, in) {
+					t.Fatal("a refused spec must come back unchanged")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Changed || len(res.Changes) == 0 {
+				t.Fatal("expected changes")
+			}
+			out, err := Parse(res.Output)
+			if err != nil {
+				t.Fatalf("output does not parse: %v", err)
+			}
+			if res.Request.Profile != tt.wantProfile {
+				t.Errorf("profile = %q, want %q", res.Request.Profile, tt.wantProfile)
+			}
+			for _, set := range tt.wantSets {
+				for _, c := range tt.wantProfile.Capabilities() {
+					if !slices.Contains(setOf(out.Process.Capabilities, set), c) {
+						t.Errorf("%s lacks %s", set, c)
+					}
+				}
+			}
+			assertAddsOnlyProfileCaps(t, tt.spec, out, tt.wantProfile)
+			if ProcSysRule(out) == "" {
+				t.Error("output has writable /proc/sys")
+			}
+			if v := Clone3Verdict(out.Linux.Seccomp); !v.Allowed {
+				t.Errorf("clone3 still blocked: %s", v.Why)
+			}
+			if edited := strings.Contains(strings.Join(res.Changes, "\n"), "seccomp"); edited != tt.wantSeccompEdit {
+				t.Errorf("seccomp edited = %v, want %v (changes: %v)", edited, tt.wantSeccompEdit, res.Changes)
+			}
+			assertExtensionKept(t, res.Output)
+			if tt.wantHooks {
+				for stage, h := range tt.opts.Hooks {
+					if !slices.ContainsFunc(hooksOf(out, stage), func(got specs.Hook) bool { return sameHook(got, h) }) {
+						t.Errorf("hook %s not registered", stage)
+					}
+				}
+				if out.Annotations[AnnotationRestore] != "true" || out.Annotations[AnnotationProfile] != string(tt.wantProfile) {
+					t.Errorf("annotations = %v", out.Annotations)
+				}
+			}
+			again, err := Adjust(res.Output, tt.opts)
+			if err != nil {
+				t.Fatalf("second adjust: %v", err)
+			}
+			if again.Changed || !bytes.Equal(again.Output, res.Output) {
+				t.Errorf("second adjust changed %v", again.Changes)
+			}
+		})
+	}
+}
+
+func hooksOf(s *specs.Spec, stage string) []specs.Hook {
+	if s.Hooks == nil {
+		return nil
+	}
+	switch stage {
+	case "createRuntime":
+		return s.Hooks.CreateRuntime
+	case "poststart":
+		return s.Hooks.Poststart
+	}
+	return nil
+}
+
+// assertAddsOnlyProfileCaps checks least privilege: every capability the
+// output holds that the input did not is one of the profile's.
+func assertAddsOnlyProfileCaps(t *testing.T, in, out *specs.Spec, p Profile) {
+	t.Helper()
+	for _, set := range []CapSet{Bounding, Effective, Permitted, Inheritable, Ambient} {
+		for _, c := range setOf(out.Process.Capabilities, set) {
+			if !slices.Contains(setOf(in.Process.Capabilities, set), c) && !slices.Contains(p.Capabilities(), c) {
+				t.Errorf("%s gained %s, which profile %s does not grant", set, c, p)
+			}
+		}
+	}
+}
+
+func assertExtensionKept(t *testing.T, raw []byte) {
+	t.Helper()
+	for _, member := range []string{`"org.example.future":{"nested":[1.5,"x<&>"]}`, `"org.example.process":true`,
+		`"org.example.caps":"kept"`, `"org.example.linux":42`} {
+		if !bytes.Contains(compact(t, raw), []byte(member)) {
+			t.Errorf("unknown member %s was lost", member)
+		}
+	}
+	if bytes.Contains(raw, []byte(`"org.example.seccomp"`)) != bytes.Contains(raw, []byte(`"seccomp"`)) {
+		t.Error("unknown seccomp member was lost")
+	}
+}
+
+func compact(t *testing.T, raw []byte) []byte {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestAdjustNotOptedInIsByteIdentical(t *testing.T) {
+	for _, name := range []string{"runc-spec.json", "podman-user1000.json"} {
+		t.Run(name, func(t *testing.T) {
+			s := loadSpec(t, name)
+			delete(s.Annotations, AnnotationRestore)
+			in := append(withExtension(t, encode(t, s)), "\n  "...)
+			res, err := Adjust(in, Options{Policy: DefaultPolicy()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Changed || res.Request.OptedIn || !bytes.Equal(res.Output, in) {
+				t.Fatal("a spec that did not opt in must pass through byte for byte")
+			}
+		})
+	}
+}
+
+func TestAdjustOpensOnlyClone3(t *testing.T) {
+	s := optIn(withDockerSeccomp(t, runcSpec(t)), "")
+	in := encode(t, s)
+	res, err := Adjust(in, Options{Policy: DefaultPolicy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Parse(res.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(sc *specs.LinuxSeccomp) map[string]int {
+		n := map[string]int{}
+		for _, r := range sc.Syscalls {
+			for _, name := range r.Names {
+				if name != Clone3 {
+					n[string(r.Action)+" "+name]++
+				}
+			}
+		}
+		return n
+	}
+	before, after := names(s.Linux.Seccomp), names(out.Linux.Seccomp)
+	if len(before) != len(after) {
+		t.Fatalf("rules for other syscalls changed: %d before, %d after", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("rule %s changed", k)
+		}
+	}
+	if !strings.Contains(strings.Join(res.Changes, " "), "ENOSYS") {
+		t.Errorf("changes do not say why clone3 was opened: %v", res.Changes)
+	}
+}
+
+func TestAdjustRejectsMalformed(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{"empty", ""},
+		{"not json", "runc"},
+		{"array", "[]"},
+		{"truncated", `{"ociVersion":"1.0.2","process":{`},
+		{"wrong type", `{"process":{"user":{"uid":"root"}},"annotations":{"io.crhook.restore":"true"}}`},
+		{"duplicate key", `{"annotations":{"io.crhook.restore":"false","io.crhook.restore":"true"}}`},
+		{"trailing data", `{"ociVersion":"1.0.2"} {}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Adjust([]byte(tt.in), Options{Policy: DefaultPolicy()})
+			if !errors.Is(err, ErrBadInput) {
+				t.Fatalf("err = %v, want bad input", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,102 @@
+package spec
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// loadSpec reads a real config.json from testdata: runc-spec.json is what
+// `runc spec` 1.1.5 writes; podman-user1000.json is the bundle podman 4.3.1
+// made for `podman run --user 1000 --annotation io.crhook.restore=true`.
+func loadSpec(t testing.TB, name string) *specs.Spec {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+// runcSpec is runc's default spec as a hardened non-root container: uid
+// 1000, no new privileges, no terminal.
+func runcSpec(t testing.TB) *specs.Spec {
+	s := loadSpec(t, "runc-spec.json")
+	s.Process.User.UID = 1000
+	s.Process.Terminal = false
+	s.Process.NoNewPrivileges = true
+	return s
+}
+
+// withDockerSeccomp installs Docker's default seccomp profile, resolved
+// for s's capabilities the way dockerd does.
+func withDockerSeccomp(t testing.TB, s *specs.Spec) *specs.Spec {
+	t.Helper()
+	profile, err := seccomp.GetDefaultProfile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Linux.Seccomp = profile
+	return s
+}
+
+func optIn(s *specs.Spec, profile string) *specs.Spec {
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[AnnotationRestore] = "true"
+	if profile != "" {
+		s.Annotations[AnnotationProfile] = profile
+	}
+	return s
+}
+
+func encode(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withExtension adds members no runtime-spec version defines, at the top
+// and inside objects Adjust edits, as a newer spec or a runtime would.
+func withExtension(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["org.example.future"] = map[string]any{"nested": []any{1.5, "x<&>"}}
+	process, _ := m["process"].(map[string]any)
+	if process == nil {
+		return encode(t, m)
+	}
+	process["org.example.process"] = true
+	caps, _ := process["capabilities"].(map[string]any)
+	if caps == nil {
+		caps = map[string]any{}
+		process["capabilities"] = caps
+	}
+	caps["org.example.caps"] = "kept"
+	linux := m["linux"].(map[string]any)
+	linux["org.example.linux"] = 42.0
+	if sc, ok := linux["seccomp"].(map[string]any); ok {
+		sc["org.example.seccomp"] = "kept"
+		if rules, ok := sc["syscalls"].([]any); ok {
+			for _, r := range rules {
+				r.(map[string]any)["org.example.rule"] = "kept"
+			}
+		}
+	}
+	return encode(t, m)
+}

@@ -1,0 +1,71 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// ProcSysMode says what to do with an opted-in spec whose /proc/sys is
+// writable.
+type ProcSysMode string
+
+const (
+	// ProcSysRefuse grants nothing and fails the container (the default):
+	// crhook never changes a /proc/sys rule unless the admin says so.
+	ProcSysRefuse ProcSysMode = "refuse"
+	// ProcSysAddReadonly adds /proc/sys to linux.readonlyPaths, then grants.
+	ProcSysAddReadonly ProcSysMode = "add-readonly"
+)
+
+// Policy is what the admin allows. The zero value is not valid; start from
+// DefaultPolicy.
+type Policy struct {
+	// DefaultProfile applies when a container opts in without naming one.
+	DefaultProfile Profile
+	// AllowedProfiles are the profiles an annotation may select.
+	AllowedProfiles []Profile
+	// ProcSys decides what happens when /proc/sys is writable.
+	ProcSys ProcSysMode
+	// OpenClone3 lets clone3 through a seccomp profile that blocks it. When
+	// false, such a container is refused instead.
+	OpenClone3 bool
+}
+
+// DefaultPolicy is used when the admin wrote no config: the two profiles
+// that add no ptrace power, refusal on writable /proc/sys, clone3 opened.
+func DefaultPolicy() Policy {
+	return Policy{
+		DefaultProfile:  ProfileMinimal,
+		AllowedProfiles: []Profile{ProfileMinimal, ProfileRestore},
+		ProcSys:         ProcSysRefuse,
+		OpenClone3:      true,
+	}
+}
+
+// Validate reports a policy that names unknown profiles or modes, or whose
+// default profile is not allowed.
+func (p Policy) Validate() error {
+	var errs []error
+	for _, a := range p.AllowedProfiles {
+		if _, err := ParseProfile(string(a)); err != nil {
+			errs = append(errs, fmt.Errorf("allowed_profiles: %w", err))
+		}
+	}
+	if _, err := ParseProfile(string(p.DefaultProfile)); err != nil {
+		errs = append(errs, fmt.Errorf("default_profile: %w", err))
+	} else if !p.Allows(p.DefaultProfile) {
+		errs = append(errs, fmt.Errorf("default_profile %q is not in allowed_profiles", p.DefaultProfile))
+	}
+	switch p.ProcSys {
+	case ProcSysRefuse, ProcSysAddReadonly:
+	default:
+		errs = append(errs, fmt.Errorf("proc_sys %s is not %q or %q", quote(string(p.ProcSys)), ProcSysRefuse, ProcSysAddReadonly))
+	}
+	return BadInput(errors.Join(errs...))
+}
+
+// Allows reports whether an annotation may select profile.
+func (p Policy) Allows(profile Profile) bool {
+	return slices.Contains(p.AllowedProfiles, profile)
+}

@@ -1,0 +1,30 @@
+package spec
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestCheckDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		dup  bool
+	}{
+		{name: "flat", in: `{"a":1,"b":2}`},
+		{name: "same key in sibling objects", in: `{"a":{"x":1},"b":{"x":2},"c":[{"x":1},{"x":2}]}`},
+		{name: "top level", in: `{"a":1,"a":2}`, dup: true},
+		{name: "nested after an object value", in: `{"a":{"b":{}, "b":1}}`, dup: true},
+		{name: "inside an array", in: `{"a":[{"k":1,"k":1}]}`, dup: true},
+		{name: "after an array value", in: `{"a":[1,2],"a":3}`, dup: true},
+		{name: "string values that look like keys", in: `{"a":"a","b":"a"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkDuplicateKeys([]byte(tt.in))
+			if errors.Is(err, ErrDuplicateKey) != tt.dup {
+				t.Fatalf("err = %v, want duplicate = %v", err, tt.dup)
+			}
+		})
+	}
+}

@@ -1,0 +1,91 @@
+package spec
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestResolveRequest(t *testing.T) {
+	all := DefaultPolicy()
+	all.AllowedProfiles = Profiles
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		policy      Policy
+		want        Request
+		wantErr     error
+	}{
+		{name: "no annotations"},
+		{name: "profile alone does not opt in", annotations: map[string]string{AnnotationProfile: "restore"}},
+		{name: "explicit false", annotations: map[string]string{AnnotationRestore: "false"}},
+		{name: "default profile", annotations: map[string]string{AnnotationRestore: "true"}, want: Request{OptedIn: true, Profile: ProfileMinimal}},
+		{name: "restore", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: "restore"}, want: Request{OptedIn: true, Profile: ProfileRestore}},
+		{name: "checkpoint when allowed", policy: all, annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: "checkpoint"}, want: Request{OptedIn: true, Profile: ProfileCheckpoint}},
+		{name: "checkpoint when not allowed", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: "checkpoint"}, wantErr: ErrNotAllowed},
+		{name: "TRUE is not true", annotations: map[string]string{AnnotationRestore: "TRUE"}, wantErr: ErrBadInput},
+		{name: "injection", annotations: map[string]string{AnnotationRestore: "true; CAP_SYS_ADMIN"}, wantErr: ErrBadInput},
+		{name: "unknown profile", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: "sysadmin"}, wantErr: ErrBadInput},
+		{name: "empty profile", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: ""}, wantErr: ErrBadInput},
+		{name: "huge profile", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: strings.Repeat("A", 1<<20)}, wantErr: ErrBadInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.policy.DefaultProfile == "" {
+				tt.policy = DefaultPolicy()
+			}
+			got, err := ResolveRequest(tt.annotations, tt.policy)
+			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			if err != nil && len(err.Error()) > 400 {
+				t.Errorf("error is %d bytes long; a hostile value must not flood it", len(err.Error()))
+			}
+		})
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		edit   func(*Policy)
+		wantOK bool
+	}{
+		{name: "default", edit: func(*Policy) {}, wantOK: true},
+		{name: "all profiles", edit: func(p *Policy) { p.AllowedProfiles = Profiles; p.DefaultProfile = ProfileCheckpoint }, wantOK: true},
+		{name: "unknown allowed profile", edit: func(p *Policy) { p.AllowedProfiles = append(p.AllowedProfiles, "sysadmin") }},
+		{name: "default not allowed", edit: func(p *Policy) { p.DefaultProfile = ProfileCheckpoint }},
+		{name: "unknown default", edit: func(p *Policy) { p.DefaultProfile = "max" }},
+		{name: "bad proc_sys", edit: func(p *Policy) { p.ProcSys = "ignore" }},
+		{name: "nothing allowed", edit: func(p *Policy) { p.AllowedProfiles = nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := DefaultPolicy()
+			tt.edit(&p)
+			err := p.Validate()
+			if (err == nil) != tt.wantOK {
+				t.Fatalf("err = %v, want ok = %v", err, tt.wantOK)
+			}
+			if err != nil && !errors.Is(err, ErrBadInput) {
+				t.Errorf("a bad policy is bad input, got %v", err)
+			}
+		})
+	}
+}
+
+func TestProfilesNeverGrantSysAdmin(t *testing.T) {
+	for _, p := range Profiles {
+		for _, c := range p.Capabilities() {
+			if strings.EqualFold(c, "CAP_SYS_ADMIN") {
+				t.Errorf("profile %s grants CAP_SYS_ADMIN", p)
+			}
+		}
+		if len(p.Capabilities()) == 0 || p.Capabilities()[0] != CapCheckpointRestore {
+			t.Errorf("profile %s must grant %s first", p, CapCheckpointRestore)
+		}
+	}
+}

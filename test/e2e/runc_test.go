@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/spec"
+	"github.com/crhook/crhook/verify"
+)
+
+// TestRuncWithoutCrhook is the baseline: a hardened uid 1000 container
+// cannot choose PIDs, and ns_last_pid is read-only.
+func TestRuncWithoutCrhook(t *testing.T) {
+	b := newBundle(t, verifyArgs...)
+	r := runcRun(t, b)
+	if r.Code != 1 {
+		t.Fatalf("verify should fail without crhook: %s", r)
+	}
+	rep := parseReport(t, r)
+	if rep.OK || rep.UID != 1000 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if c := check(t, rep, "set_tid"); c.Status != verify.StatusFail || !strings.Contains(c.Detail, "EPERM") {
+		t.Errorf("set_tid: %+v, want EPERM", c)
+	}
+	if c := check(t, rep, "ns_last_pid"); !strings.Contains(c.Detail, "EROFS") {
+		t.Errorf("ns_last_pid: %+v, want EROFS", c)
+	}
+}
+
+// TestRuncWithPatch: after `crhook patch` the same container places a
+// process tree at PIDs 500-502, /proc/sys stays read-only, and both
+// checks crhook registered ran and logged one line each.
+func TestRuncWithPatch(t *testing.T) {
+	b := newBundle(t, verifyArgs...)
+	configPath, logPath := writeConfig(t, "")
+	if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--config", configPath); r.Code != 0 {
+		t.Fatalf("patch: %s", r)
+	}
+	r := runcRun(t, b)
+	if r.Code != 0 {
+		t.Fatalf("verify should pass after patch: %s", r)
+	}
+	rep := parseReport(t, r)
+	if !rep.OK || rep.Drill.Mode != "tree" || rep.Drill.Parent.Got != 500 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for i, p := range rep.Drill.Placements {
+		if p.Got != 501+i {
+			t.Errorf("child %d got pid %d, want %d", i, p.Got, 501+i)
+		}
+	}
+	if c := check(t, rep, "ns_last_pid"); !strings.Contains(c.Detail, "EROFS") {
+		t.Errorf("ns_last_pid must stay read-only: %+v", c)
+	}
+	if c := check(t, rep, "proc_sys_readonly"); c.Status != verify.StatusOK {
+		t.Errorf("/proc/sys: %+v", c)
+	}
+	if c := check(t, rep, "capabilities"); c.Status != verify.StatusOK || !strings.Contains(c.Detail, "ambient") {
+		t.Errorf("capabilities: %+v", c)
+	}
+	if c := check(t, rep, "fresh_proc"); !strings.Contains(c.Detail, "fails") {
+		t.Errorf("fresh /proc must stay impossible: %+v", c)
+	}
+	var stages []string
+	for _, l := range readLog(t, logPath) {
+		if l.Stage == "patch" {
+			continue
+		}
+		if l.Result != "ok" || !l.OptedIn {
+			t.Errorf("log line: %+v", l)
+		}
+		stages = append(stages, l.Stage)
+	}
+	if !slices.Equal(stages, []string{"createRuntime", "poststart"}) {
+		t.Errorf("logged stages %v, want createRuntime then poststart", stages)
+	}
+}
+
+// TestPatchIsIdempotent: a second patch changes no byte.
+func TestPatchIsIdempotent(t *testing.T) {
+	b := newBundle(t, "true")
+	if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "restore"); r.Code != 0 {
+		t.Fatalf("patch: %s", r)
+	}
+	first, err := os.ReadFile(b.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "restore")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "nothing changed") {
+		t.Fatalf("second patch: %s", r)
+	}
+	second, err := os.ReadFile(b.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(first) != string(second) {
+		t.Fatal("second patch changed config.json")
+	}
+	s := b.Spec(t)
+	if s.Annotations[spec.AnnotationProfile] != "restore" || !slices.Contains(s.Process.Capabilities.Ambient, "CAP_SETPCAP") {
+		t.Errorf("restore profile not applied: %+v", s.Process.Capabilities)
+	}
+}
+
+// TestPatchRefusesWritableProcSys: patch grants nothing to a spec whose
+// /proc/sys is writable, says so, and leaves the file alone.
+func TestPatchRefusesWritableProcSys(t *testing.T) {
+	b := newBundle(t, "true")
+	b.Edit(t, func(s *specs.Spec) { s.Linux.ReadonlyPaths = withoutProcSys(s.Linux.ReadonlyPaths) })
+	before, err := os.ReadFile(b.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := crhook(t, nil, "patch", "--bundle", b.Dir)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "/proc/sys is writable") || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+		t.Fatalf("patch should refuse with one line naming /proc/sys: %s", r)
+	}
+	after, err := os.ReadFile(b.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(before) != string(after) {
+		t.Fatal("a refused patch changed config.json")
+	}
+}
+
+// TestRuncRefusesPatchedBundleWithWritableProcSys: the rule removed after
+// patch stops the container in createRuntime, and runc's error names
+// /proc/sys.
+func TestRuncRefusesPatchedBundleWithWritableProcSys(t *testing.T) {
+	b := newBundle(t, "echo", "container-ran")
+	if r := crhook(t, nil, "patch", "--bundle", b.Dir); r.Code != 0 {
+		t.Fatalf("patch: %s", r)
+	}
+	b.Edit(t, func(s *specs.Spec) { s.Linux.ReadonlyPaths = withoutProcSys(s.Linux.ReadonlyPaths) })
+	r := runcRun(t, b)
+	if r.Code == 0 || strings.Contains(r.Stdout, "container-ran") {
+		t.Fatalf("container must not start: %s", r)
+	}
+	if !strings.Contains(r.Stderr, "/proc/sys is writable") || !strings.Contains(r.Stderr, "createRuntime") {
+		t.Fatalf("runc's error must carry crhook's reason: %s", r)
+	}
+}
+
+func withoutProcSys(paths []string) []string {
+	return slices.DeleteFunc(paths, func(p string) bool { return p == spec.ProcSys })
+}
+
+// TestPoststartFailsOnProcessWithoutCap feeds poststart the state of a
+// live uid 1000 process that holds no capabilities.
+func TestPoststartFailsOnProcessWithoutCap(t *testing.T) {
+	requireRoot(t)
+	sleep := exec.Command(requireTool(t, "sleep"), "60")
+	sleep.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1000, Gid: 1000}}
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
+	state := `{"ociVersion":"1.0.2","id":"live-no-cap","status":"running","pid":` + strconv.Itoa(sleep.Process.Pid) +
+		`,"bundle":"/nonexistent","annotations":{"io.crhook.restore":"true"}}`
+	r := crhook(t, []byte(state), "poststart")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "live-no-cap") || !strings.Contains(r.Stderr, "lacks CAP_CHECKPOINT_RESTORE") {
+		t.Fatalf("poststart should fail naming the container and the cap: %s", r)
+	}
+}
+
+// TestRuncPoststartKillsContainerWithoutCap: a container that opted in
+// but never got the capability (only the poststart check registered, no
+// patch) is refused by poststart, and runc stops it.
+func TestRuncPoststartKillsContainerWithoutCap(t *testing.T) {
+	b := newBundle(t, "sleep", "30")
+	b.Edit(t, func(s *specs.Spec) {
+		s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: crhookBin, Args: []string{"crhook", "poststart"}}}}
+	})
+	r := runcRun(t, b)
+	if r.Code == 0 {
+		t.Fatalf("runc should fail: %s", r)
+	}
+	if !strings.Contains(r.Stderr, "lacks CAP_CHECKPOINT_RESTORE") {
+		t.Fatalf("runc's error must carry crhook's reason: %s", r)
+	}
+}
