@@ -18,6 +18,7 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/crhook ./cmd/crhook
+	ln -sf crhook $(BIN)/crhook-runtime
 
 deps-test:
 	@scripts/ensure-packages.sh $(TEST_PACKAGES)
@@ -49,6 +50,7 @@ fuzz:
 
 install: build
 	install -D -m 0755 $(BIN)/crhook $(DESTDIR)$(PREFIX)/bin/crhook
+	ln -sf crhook $(DESTDIR)$(PREFIX)/bin/crhook-runtime
 
 clean:
 	rm -rf $(BIN)

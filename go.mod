@@ -11,3 +11,10 @@ require (
 )
 
 require github.com/moby/sys/capability v0.5.0
+
+require (
+	github.com/containers/common v0.60.4
+	github.com/containers/storage v1.55.0 // indirect
+	github.com/fsnotify/fsnotify v1.7.0 // indirect
+	github.com/sirupsen/logrus v1.9.3 // indirect
+)

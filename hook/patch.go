@@ -1,7 +1,6 @@
 package hook
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -13,11 +12,27 @@ import (
 	"github.com/crhook/crhook/spec"
 )
 
-// Patch adjusts BUNDLE/config.json in place, for runtimes driven without
-// a precreate stage: opts the container in with profile (or the policy's
-// default), grants its capabilities, lets clone3 through, and registers
-// crhook's createRuntime and poststart hooks. A second run changes nothing.
+// Patch opts the bundle in with profile (or the policy's default) and
+// adjusts its config.json in place, for runtimes driven without a
+// precreate stage: it grants the profile's capabilities, lets clone3
+// through, sets the annotations and registers crhook's createRuntime and
+// poststart hooks. A second run changes nothing.
 func Patch(env Env, bundle string, profile spec.Profile) (Outcome, error) {
+	out, err := adjustBundle(env, bundle, spec.Options{OptIn: true, Profile: profile})
+	if err != nil {
+		return out, fmt.Errorf("bundle %s not patched: %w", bundle, err)
+	}
+	return out, nil
+}
+
+// AdjustBundle adjusts BUNDLE/config.json in place for a container that
+// opted in through its own annotations, as the runtime shim does before
+// create. Other containers' files are not touched.
+func AdjustBundle(env Env, bundle string) (Outcome, error) {
+	return adjustBundle(env, bundle, spec.Options{})
+}
+
+func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {
 	if !filepath.IsAbs(bundle) {
 		abs, err := filepath.Abs(bundle)
 		if err != nil {
@@ -34,34 +49,22 @@ func Patch(env Env, bundle string, profile spec.Profile) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	res, err := spec.Adjust(raw, spec.Options{
-		Policy:  env.Config.Policy,
-		OptIn:   true,
-		Profile: profile,
-		Hooks:   Hooks(env.Self, env.Config),
-		Indent:  true,
-	})
+	opts.Policy = env.Config.Policy
+	opts.Hooks = Hooks(env.Self, env.Config)
+	opts.Indent = true
+	res, err := spec.Adjust(raw, opts)
 	out := Outcome{OptedIn: res.Request.OptedIn, Profile: string(res.Request.Profile), Changes: res.Changes}
-	if err != nil {
-		if errors.Is(err, spec.ErrProcSysWritable) {
-			return out, fmt.Errorf("bundle %s not patched: %w", bundle, err)
-		}
+	if err != nil || !res.Changed {
 		return out, err
 	}
-	if !res.Changed {
-		return out, nil
-	}
-	if err := atomicfile.WriteFile(filepath.Join(bundle, "config.json"), res.Output, 0o644); err != nil {
-		return out, err
-	}
-	return out, nil
+	return out, atomicfile.WriteFile(filepath.Join(bundle, "config.json"), res.Output, 0o644)
 }
 
 // Hooks returns crhook's own createRuntime and poststart entries. The
 // runtime kills a hook after Timeout seconds; crhook gives up on its own
 // a little earlier, with a message.
 func Hooks(self string, cfg config.Config) map[string]specs.Hook {
-	timeout := int(math.Ceil(cfg.Timeout.Seconds())) + 5
+	timeout := HookTimeout(cfg)
 	var env []string
 	if cfg.Path != "" && cfg.Path != config.DefaultPath {
 		env = []string{config.EnvPath + "=" + cfg.Path}
@@ -71,4 +74,10 @@ func Hooks(self string, cfg config.Config) map[string]specs.Hook {
 		hooks[stage] = specs.Hook{Path: self, Args: []string{"crhook", stage}, Env: env, Timeout: &timeout}
 	}
 	return hooks
+}
+
+// HookTimeout is the timeout, in seconds, for hook entries crhook writes:
+// its own deadline plus a margin, so crhook's message comes first.
+func HookTimeout(cfg config.Config) int {
+	return int(math.Ceil(cfg.Timeout.Seconds())) + 5
 }

@@ -24,7 +24,8 @@ type Options struct {
 	// (patch). Profile, when set, replaces the profile annotation.
 	OptIn   bool
 	Profile Profile
-	// Hooks are registered per stage unless an equal hook is there.
+	// Hooks are registered per stage in an opted-in spec, unless an equal
+	// hook is there already (patch, and the runtime shim).
 	Hooks map[string]specs.Hook
 	// Indent formats the output as runc spec does; otherwise it is compact.
 	Indent bool
@@ -82,10 +83,9 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 		e.clone3,
 	}
 	if opts.OptIn {
-		steps = append(steps,
-			func() error { return e.annotations(annotations) },
-			func() error { return e.hooks(opts.Hooks) })
+		steps = append(steps, func() error { return e.annotations(annotations) })
 	}
+	steps = append(steps, func() error { return e.hooks(opts.Hooks) })
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return Result{Request: req, Output: raw}, err
@@ -95,10 +95,26 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 		return Result{Request: req, Output: raw}, nil
 	}
 	out, err := e.encode(opts.Indent)
+	if err == nil {
+		err = checkGranted(out, req)
+	}
 	if err != nil {
 		return Result{Request: req, Output: raw}, err
 	}
 	return Result{Request: req, Output: out, Changed: true, Changes: e.changes}, nil
+}
+
+// checkGranted re-reads the adjusted spec as a runtime would and confirms
+// the grant took: what crhook emits is verified, not assumed.
+func checkGranted(out []byte, req Request) error {
+	s, err := Parse(out)
+	if err != nil {
+		return fmt.Errorf("adjusted spec: %w", err)
+	}
+	if err := Verify(s, req, Host{CapLastCap: CapCheckpointRestoreNumber}); err != nil {
+		return BadInput(fmt.Errorf("adjusted spec still fails its checks (is a member spelled in another letter case?): %w", err))
+	}
+	return nil
 }
 
 // editor edits root, the raw spec, guided by spec, its typed twin.
@@ -188,11 +204,12 @@ func (e *editor) clone3() error {
 // arguments, dropping rules left with no names, and adds an allow rule
 // when the default action would still block it.
 func openClone3(seccomp object, sc *specs.LinuxSeccomp) error {
-	var rules []json.RawMessage
-	if raw, ok := seccomp["syscalls"]; ok {
-		if err := json.Unmarshal(raw, &rules); err != nil {
-			return fmt.Errorf("syscalls: %w", err)
-		}
+	rules, err := seccomp.list("syscalls")
+	if err != nil {
+		return err
+	}
+	if len(rules) != len(sc.Syscalls) {
+		return BadInput(fmt.Errorf("syscalls: %d rules in the JSON but %d decoded", len(rules), len(sc.Syscalls)))
 	}
 	kept := rules[:0]
 	allowed := false
@@ -212,6 +229,9 @@ func openClone3(seccomp object, sc *specs.LinuxSeccomp) error {
 		}
 		ruleObj, err := decodeObject(rules[i])
 		if err != nil {
+			return fmt.Errorf("syscalls[%d]: %w", i, err)
+		}
+		if _, _, err := ruleObj.get("names"); err != nil {
 			return fmt.Errorf("syscalls[%d]: %w", i, err)
 		}
 		if err := ruleObj.set("names", names); err != nil {
@@ -240,8 +260,12 @@ func (e *editor) annotations(want map[string]string) error {
 	}
 	changed := false
 	for _, key := range []string{AnnotationRestore, AnnotationProfile} {
-		var have string
-		if raw, ok := current[key]; ok {
+		raw, ok, err := current.get(key)
+		if err != nil {
+			return fmt.Errorf("annotations: %w", err)
+		}
+		if ok {
+			var have string
 			if err := json.Unmarshal(raw, &have); err != nil {
 				return fmt.Errorf("annotations: %w", err)
 			}
@@ -272,20 +296,16 @@ func (e *editor) hooks(want map[string]specs.Hook) error {
 	changed := false
 	for _, stage := range slices.Sorted(maps.Keys(want)) {
 		hook := want[stage]
+		rawList, err := hooks.list(stage)
+		if err != nil {
+			return fmt.Errorf("hooks: %w", err)
+		}
 		var list []specs.Hook
-		if raw, ok := hooks[stage]; ok {
-			if err := json.Unmarshal(raw, &list); err != nil {
-				return fmt.Errorf("hooks.%s: %w", stage, err)
-			}
+		if err := decodeEach(rawList, &list); err != nil {
+			return fmt.Errorf("hooks.%s: %w", stage, err)
 		}
 		if slices.ContainsFunc(list, func(h specs.Hook) bool { return sameHook(h, hook) }) {
 			continue
-		}
-		var rawList []json.RawMessage
-		if raw, ok := hooks[stage]; ok {
-			if err := json.Unmarshal(raw, &rawList); err != nil {
-				return fmt.Errorf("hooks.%s: %w", stage, err)
-			}
 		}
 		b, err := marshal(hook)
 		if err != nil {
@@ -301,6 +321,18 @@ func (e *editor) hooks(want map[string]specs.Hook) error {
 		return nil
 	}
 	return e.root.set("hooks", hooks)
+}
+
+// decodeEach decodes raw elements into a typed slice.
+func decodeEach[T any](raw []json.RawMessage, out *[]T) error {
+	for _, r := range raw {
+		var v T
+		if err := json.Unmarshal(r, &v); err != nil {
+			return err
+		}
+		*out = append(*out, v)
+	}
+	return nil
 }
 
 // sameHook matches crhook's own entry: same program, same arguments.

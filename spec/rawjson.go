@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // object is one JSON object whose members crhook may not know. Editing
@@ -25,9 +26,31 @@ func decodeObject(raw json.RawMessage) (object, error) {
 	return o, nil
 }
 
+// ErrMemberCase marks a member spelled with other letter case than the
+// runtime spec's. Go's decoder (runc, crhook) matches member names without
+// regard to case and crun's does not, so such a spec means different
+// things to different runtimes.
+var ErrMemberCase = errors.New("member name in the wrong letter case")
+
+// get returns member key. It refuses an object that also holds key in
+// another letter case, or only in another case.
+func (o object) get(key string) (json.RawMessage, bool, error) {
+	for k := range o {
+		if k != key && strings.EqualFold(k, key) {
+			return nil, false, BadInput(fmt.Errorf("%w: %q, spell it %q", ErrMemberCase, k, key))
+		}
+	}
+	raw, ok := o[key]
+	return raw, ok, nil
+}
+
 // child decodes the object member key, creating it when absent.
 func (o object) child(key string) (object, error) {
-	c, err := decodeObject(o[key])
+	raw, _, err := o.get(key)
+	if err != nil {
+		return nil, err
+	}
+	c, err := decodeObject(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
@@ -47,7 +70,11 @@ func (o object) set(key string, v any) error {
 // strings decodes the string array member key (absent or null gives nil).
 func (o object) strings(key string) ([]string, error) {
 	var list []string
-	if raw, ok := o[key]; ok {
+	raw, ok, err := o.get(key)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		if err := json.Unmarshal(raw, &list); err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
@@ -67,10 +94,19 @@ func marshal(v any) (json.RawMessage, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// ErrDuplicateKey marks JSON with an object member given twice. Parsers
-// disagree on which copy wins (Go takes the last, others the first), so a
-// spec like that could mean one thing to crhook and another to the runtime.
+// ErrDuplicateKey marks JSON with an object member given twice, or, for
+// struct members, twice in different letter case. Parsers disagree on
+// which copy wins (Go takes the last and ignores case, others take the
+// first), so such a spec could mean one thing to crhook and another to
+// the runtime.
 var ErrDuplicateKey = errors.New("duplicate key")
+
+// mapMembers are the spec members that decode into Go maps, whose keys
+// are compared exactly; every other object decodes into a struct, whose
+// member names Go matches without regard to case.
+var mapMembers = map[string]bool{
+	"annotations": true, "sysctl": true, "unified": true, "rdma": true, "netDevices": true,
+}
 
 // checkDuplicateKeys walks raw and fails on the first object that repeats
 // a member name.
@@ -80,7 +116,9 @@ func checkDuplicateKeys(raw []byte) error {
 	type frame struct {
 		keys      map[string]struct{}
 		isObject  bool
+		exactKeys bool
 		expectKey bool
+		lastKey   string
 	}
 	var stack []frame
 	for {
@@ -94,16 +132,13 @@ func checkDuplicateKeys(raw []byte) error {
 		top := len(stack) - 1
 		if d, ok := tok.(json.Delim); ok {
 			switch d {
-			case '{':
+			case '{', '[':
+				exact := false
 				if top >= 0 && stack[top].isObject {
 					stack[top].expectKey = true
+					exact = mapMembers[stack[top].lastKey]
 				}
-				stack = append(stack, frame{isObject: true, expectKey: true})
-			case '[':
-				if top >= 0 && stack[top].isObject {
-					stack[top].expectKey = true
-				}
-				stack = append(stack, frame{})
+				stack = append(stack, frame{isObject: d == '{', exactKeys: exact, expectKey: true})
 			case '}', ']':
 				stack = stack[:top]
 			}
@@ -116,14 +151,34 @@ func checkDuplicateKeys(raw []byte) error {
 			stack[top].expectKey = true
 			continue
 		}
-		key := tok.(string)
+		name := tok.(string)
+		key := name
+		if !stack[top].exactKeys {
+			key = strings.ToLower(name)
+		}
 		if stack[top].keys == nil {
 			stack[top].keys = map[string]struct{}{}
 		}
 		if _, dup := stack[top].keys[key]; dup {
-			return fmt.Errorf("%w %q", ErrDuplicateKey, key)
+			return fmt.Errorf("%w %q", ErrDuplicateKey, name)
 		}
 		stack[top].keys[key] = struct{}{}
 		stack[top].expectKey = false
+		stack[top].lastKey = name
 	}
+}
+
+// list decodes the array member key as raw elements (absent gives nil).
+func (o object) list(key string) ([]json.RawMessage, error) {
+	var elems []json.RawMessage
+	raw, ok, err := o.get(key)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if err := json.Unmarshal(raw, &elems); err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	return elems, nil
 }

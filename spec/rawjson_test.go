@@ -18,6 +18,11 @@ func TestCheckDuplicateKeys(t *testing.T) {
 		{name: "inside an array", in: `{"a":[{"k":1,"k":1}]}`, dup: true},
 		{name: "after an array value", in: `{"a":[1,2],"a":3}`, dup: true},
 		{name: "string values that look like keys", in: `{"a":"a","b":"a"}`},
+		{name: "struct members differing in case", in: `{"process":{},"Process":{}}`, dup: true},
+		{name: "nested struct members differing in case", in: `{"linux":{"readonlyPaths":[],"ReadOnlyPaths":[]}}`, dup: true},
+		{name: "annotation keys are exact", in: `{"annotations":{"Foo":"1","foo":"2"}}`},
+		{name: "sysctl keys are exact", in: `{"linux":{"sysctl":{"net.A":"1","net.a":"2"}}}`},
+		{name: "exact annotation duplicate", in: `{"annotations":{"foo":"1","foo":"2"}}`, dup: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

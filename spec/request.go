@@ -5,10 +5,12 @@ import (
 	"fmt"
 )
 
-// Annotations a container uses to opt in and pick its profile.
+// Annotations a container uses to opt in and pick its profile. Engines
+// that filter annotations must let AnnotationPrefix through.
 const (
-	AnnotationRestore = "io.crhook.restore"
-	AnnotationProfile = "io.crhook.profile"
+	AnnotationPrefix  = "io.crhook."
+	AnnotationRestore = AnnotationPrefix + "restore"
+	AnnotationProfile = AnnotationPrefix + "profile"
 )
 
 // ErrNotAllowed marks a request for a profile the admin did not allow.
@@ -20,18 +22,33 @@ type Request struct {
 	Profile Profile
 }
 
+// Annotations Kubernetes engines set on a pod's sandbox (pause)
+// container. Pod annotations reach the sandbox too, and it is never
+// granted anything.
+const (
+	AnnotationContainerdType = "io.kubernetes.cri.container-type"
+	AnnotationCRIOType       = "io.kubernetes.cri-o.ContainerType"
+	containerTypeSandbox     = "sandbox"
+)
+
+// IsSandbox reports whether annotations mark a pod sandbox container.
+func IsSandbox(annotations map[string]string) bool {
+	return annotations[AnnotationContainerdType] == containerTypeSandbox ||
+		annotations[AnnotationCRIOType] == containerTypeSandbox
+}
+
 // OptedIn reports whether annotations ask for crhook, without validating
 // anything else. Hooks use it to return at once for everyone else.
 func OptedIn(annotations map[string]string) bool {
 	_, ok := annotations[AnnotationRestore]
-	return ok
+	return ok && !IsSandbox(annotations)
 }
 
 // ResolveRequest reads the opt-in annotations and checks them against the
 // admin's policy. A container that did not opt in gets a zero Request.
 func ResolveRequest(annotations map[string]string, policy Policy) (Request, error) {
 	switch v, ok := annotations[AnnotationRestore]; {
-	case !ok || v == "false":
+	case !ok || v == "false" || IsSandbox(annotations):
 		return Request{}, nil
 	case v != "true":
 		return Request{}, BadInput(fmt.Errorf("annotation %s=%s must be \"true\" or \"false\"", AnnotationRestore, quote(v)))

@@ -30,7 +30,11 @@ func main() {
 		os.Exit(code)
 	}
 	name := "crhook"
-	if len(os.Args) > 1 {
+	run := run
+	if filepath.Base(os.Args[0]) == runtimeName {
+		name = runtimeName
+		run = func(args []string, _ io.Reader, _ io.Writer) error { return runShim(args, "", "") }
+	} else if len(os.Args) > 1 {
 		name += " " + os.Args[1]
 	}
 	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
@@ -50,9 +54,12 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"precreate":     {stageCommand("precreate", hook.Precreate), "read a spec on stdin, write the adjusted spec to stdout"},
+		"runtime":       {runtimeCommand, "runtime [--runtime PATH] -- ARGS: the runtime shim (also run as crhook-runtime)"},
 		"createRuntime": {stageCommand("createRuntime", hook.CreateRuntime), "check an opted-in container's config (state on stdin)"},
 		"prestart":      {stageCommand("prestart", hook.CreateRuntime), "same as createRuntime, for runtimes that only know prestart"},
 		"poststart":     {stageCommand("poststart", hook.Poststart), "check the running container (state on stdin)"},
+		"install":       {installCommand, "install --for ENGINE [--dry-run]: wire crhook into podman, docker, containerd or crio"},
+		"uninstall":     {uninstallCommand, "uninstall --for ENGINE [--dry-run]: remove exactly what install wrote"},
 		"patch":         {patchCommand, "patch --bundle DIR [--profile P]: opt a bundle in and register the checks"},
 		"verify":        {verifyCommand, "verify [--json] [--pids LIST | --tree N]: inside a container, try a restore drill and report"},
 		"version":       {versionCommand, "print the version"},

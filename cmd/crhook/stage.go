@@ -55,18 +55,24 @@ func stageCommand(name string, stage stageFunc) func([]string, io.Reader, io.Wri
 var ErrTimeout = errors.New("timed out")
 
 // runStage loads the config, runs stage under the config's deadline and
-// logs its one line. A stage stuck on input that never ends (stdin left
-// open, a blocking file) is abandoned at the deadline: the process exits,
-// so a hook never holds a container start for longer than that.
+// logs its one line (see runLoaded).
 func runStage(name, configPath string, stage stageFunc) error {
-	start := time.Now()
 	cfg, err := loadConfig(configPath)
 	if err != nil {
 		log := hook.OpenLog(config.Default())
 		defer log.Close()
-		log.Record(name, hook.Outcome{}, err, time.Since(start))
+		log.Record(name, hook.Outcome{}, err, 0)
 		return err
 	}
+	return runLoaded(name, cfg, stage)
+}
+
+// runLoaded runs stage under cfg's deadline and logs its one line. A
+// stage stuck on input that never ends (stdin left open, a blocking
+// file) is abandoned at the deadline: the process exits, so a hook never
+// holds a container start for longer than that.
+func runLoaded(name string, cfg config.Config, stage stageFunc) error {
+	start := time.Now()
 	type result struct {
 		out hook.Outcome
 		err error

@@ -136,3 +136,18 @@ func LockDir(dir string) (unlock func(), err error) {
 	}
 	return func() { d.Close() }, nil
 }
+
+// Symlink makes path a symbolic link to target, replacing what is there
+// in one rename.
+func Symlink(target, path string) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".crhook-"+strconv.Itoa(os.Getpid()))
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	return nil
+}

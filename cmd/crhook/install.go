@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/crhook/crhook/config"
+	"github.com/crhook/crhook/hook"
+	"github.com/crhook/crhook/install"
+	"github.com/crhook/crhook/spec"
+)
+
+func installCommand(args []string, _ io.Reader, stdout io.Writer) error {
+	return installOrUninstall("install", args, stdout)
+}
+
+func uninstallCommand(args []string, _ io.Reader, stdout io.Writer) error {
+	return installOrUninstall("uninstall", args, stdout)
+}
+
+func installOrUninstall(name string, args []string, stdout io.Writer) error {
+	fs, configPath := newFlags(name)
+	engine := fs.String("for", "", "engine: "+strings.Join(install.Engines, ", ")+" (required)")
+	hooksDir := fs.String("hooks-dir", "", "hooks.d directory (podman: "+install.DefaultHooksDir+", crio: "+install.DefaultCRIOHooksDir+")")
+	engineConfig := fs.String("engine-config", "", "engine config to merge into (docker: "+install.DefaultDockerConfig+
+		", containerd: "+install.DefaultContainerdConfig+", crio: drop-in dir "+install.DefaultCRIODropIn+")")
+	dryRun := fs.Bool("dry-run", false, "print the changes instead of making them")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *engine == "" {
+		return spec.BadInput(fmt.Errorf("--for ENGINE is required (%s)", strings.Join(install.Engines, ", ")))
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	me, err := self()
+	if err != nil {
+		return err
+	}
+	opts := install.Options{
+		Crhook:       me,
+		Runtime:      filepath.Join(filepath.Dir(me), runtimeName),
+		Timeout:      hook.HookTimeout(cfg),
+		HooksDir:     absOrEmpty(*hooksDir),
+		EngineConfig: absOrEmpty(*engineConfig),
+	}
+	if cfg.Path != "" && cfg.Path != config.DefaultPath {
+		opts.Config = cfg.Path
+	}
+	plan, err := install.For(*engine, opts, name == "uninstall")
+	if err != nil {
+		if errors.Is(err, install.ErrUnknownEngine) {
+			return spec.BadInput(err)
+		}
+		return fmt.Errorf("%s for %s: %w", name, *engine, err)
+	}
+	if *dryRun {
+		return plan.DryRun(stdout)
+	}
+	return plan.Apply(stdout)
+}
+
+func absOrEmpty(p string) string {
+	if p == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return abs
+}

@@ -1,0 +1,297 @@
+package install
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+func TestDockerDaemonJSON(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing string
+		wantErr  bool
+	}{
+		{name: "no file"},
+		{name: "empty file", existing: "  \n"},
+		{name: "other settings and runtimes", existing: `{"log-driver":"journald","runtimes":{"nvidia":{"path":"nvidia-container-runtime","runtimeArgs":[]}},"default-runtime":"runc","features":{"buildkit":true}}`},
+		{name: "already installed", existing: `{"runtimes":{"crhook":{"path":"/old/crhook-runtime"}}}`},
+		{name: "not json", existing: `{"log-driver":`, wantErr: true},
+		{name: "runtimes of the wrong type", existing: `{"runtimes":["crhook"]}`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions(t)
+			if tt.existing != "" {
+				if err := os.WriteFile(o.EngineConfig, []byte(tt.existing), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			plan, err := Docker(o, false)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := plan.Apply(io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			got := readJSON(t, o.EngineConfig)
+			runtimes := got["runtimes"].(map[string]any)
+			if runtimes["crhook"].(map[string]any)["path"] != o.Runtime {
+				t.Errorf("runtimes: %v", runtimes)
+			}
+			if tt.existing != "" && strings.TrimSpace(tt.existing) != "" {
+				before := map[string]any{}
+				if err := json.Unmarshal([]byte(tt.existing), &before); err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range before {
+					if k == "runtimes" {
+						continue
+					}
+					if !equalJSON(t, got[k], v) {
+						t.Errorf("setting %s changed: %v -> %v", k, v, got[k])
+					}
+				}
+				if nv, ok := before["runtimes"].(map[string]any)["nvidia"]; ok && !equalJSON(t, runtimes["nvidia"], nv) {
+					t.Error("the nvidia runtime entry changed")
+				}
+			}
+			if info, err := os.Stat(o.EngineConfig); tt.existing != "" && (err != nil || info.Mode().Perm() != 0o600) {
+				t.Errorf("mode not kept: %v", info.Mode())
+			}
+			undo, err := Docker(o, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := undo.Apply(io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			after := readJSON(t, o.EngineConfig)
+			if rt, ok := after["runtimes"].(map[string]any); ok {
+				if _, has := rt["crhook"]; has {
+					t.Error("uninstall left the crhook runtime")
+				}
+			}
+			if tt.name == "other settings and runtimes" && len(after) != 4 {
+				t.Errorf("uninstall lost settings: %v", after)
+			}
+		})
+	}
+}
+
+func readJSON(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("%s is not JSON: %v", path, err)
+	}
+	return m
+}
+
+func equalJSON(t *testing.T, a, b any) bool {
+	t.Helper()
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}
+
+func TestContainerdConfig(t *testing.T) {
+	const v2 = `# my containerd config
+version = 2
+root = "/var/lib/containerd"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:3.9"
+  restrict_oom_score_adj = true
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+`
+	tests := []struct {
+		name      string
+		existing  string
+		wantTable string
+		wantErr   bool
+	}{
+		{name: "no file", wantTable: `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook`},
+		{name: "version 2", existing: v2, wantTable: `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook`},
+		{name: "version 1", existing: "[plugins.cri]\n  sandbox_image = \"pause\"\n", wantTable: `plugins.cri.containerd.runtimes.crhook`},
+		{name: "version 3", existing: "version = 3\n", wantTable: `plugins."io.containerd.cri.v1.runtime".containerd.runtimes.crhook`},
+		{name: "no trailing newline", existing: strings.TrimSuffix(v2, "\n"), wantTable: `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook`},
+		{name: "unknown version", existing: "version = 9\n", wantErr: true},
+		{name: "broken toml", existing: "version = \n", wantErr: true},
+		{name: "admin defined crhook already", existing: v2 + "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crhook]\n  runtime_type = \"x\"\n", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions(t)
+			if tt.existing != "" {
+				if err := os.WriteFile(o.EngineConfig, []byte(tt.existing), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			plan, err := Containerd(o, false)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := plan.Apply(io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(o.EngineConfig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(data), strings.TrimSuffix(tt.existing, "\n")) {
+				t.Errorf("the admin's part was rewritten:\n%s", data)
+			}
+			var cfg map[string]any
+			if _, err := toml.Decode(string(data), &cfg); err != nil {
+				t.Fatalf("result does not parse: %v\n%s", err, data)
+			}
+			entry := lookup(cfg, tomlPath(tt.wantTable))
+			if entry == nil || entry["runtime_type"] != "io.containerd.runc.v2" ||
+				entry["options"].(map[string]any)["BinaryName"] != o.Runtime {
+				t.Fatalf("runtime entry at %s: %v\n%s", tt.wantTable, entry, data)
+			}
+			if pa := entry["pod_annotations"].([]any); len(pa) != 1 || pa[0] != "io.crhook.*" {
+				t.Errorf("pod_annotations %v", pa)
+			}
+			again, err := Containerd(o, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pending, _ := again.pending(); len(pending) != 0 {
+				t.Error("a second install would change the file")
+			}
+			undo, err := Containerd(o, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := undo.Apply(io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			restored, err := os.ReadFile(o.EngineConfig)
+			if tt.existing == "" {
+				if !os.IsNotExist(err) {
+					t.Errorf("uninstall should remove a file that held only crhook's block: %v %q", err, restored)
+				}
+				return
+			}
+			if want := strings.TrimSuffix(tt.existing, "\n") + "\n"; string(restored) != want {
+				t.Errorf("uninstall did not restore the file:\n%q\nwant\n%q", restored, want)
+			}
+		})
+	}
+}
+
+// tomlPath splits a dotted TOML key with quoted parts.
+func tomlPath(key string) []string {
+	var parts []string
+	for key != "" {
+		if key[0] == '"' {
+			end := strings.Index(key[1:], `"`) + 1
+			parts = append(parts, key[1:end])
+			key = strings.TrimPrefix(key[end+1:], ".")
+			continue
+		}
+		part, rest, _ := strings.Cut(key, ".")
+		parts = append(parts, part)
+		key = rest
+	}
+	return parts
+}
+
+func lookup(m map[string]any, path []string) map[string]any {
+	for _, p := range path {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			return nil
+		}
+		m = next
+	}
+	return m
+}
+
+func TestCRIODropIn(t *testing.T) {
+	o := testOptions(t)
+	o.EngineConfig = t.TempDir()
+	plan, err := CRIO(o, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Apply(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if _, err := toml.DecodeFile(filepath.Join(o.EngineConfig, crioDropInName), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	entry := lookup(cfg, []string{"crio", "runtime", "runtimes", "crhook"})
+	if entry == nil || entry["runtime_path"] != o.Runtime || entry["runtime_type"] != "oci" {
+		t.Fatalf("drop-in: %v", cfg)
+	}
+	allowed := entry["allowed_annotations"].([]any)
+	if len(allowed) != 2 || allowed[0] != "io.crhook.restore" || allowed[1] != "io.crhook.profile" {
+		t.Errorf("allowed_annotations %v", allowed)
+	}
+	for _, stage := range crioStages {
+		if _, err := os.Stat(hookFileName(o.HooksDir, stage)); err != nil {
+			t.Errorf("no %s hook: %v", stage, err)
+		}
+	}
+	if _, err := os.Stat(hookFileName(o.HooksDir, "precreate")); err == nil {
+		t.Error("CRI-O has no precreate stage; crhook-runtime adjusts the spec")
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	for _, engine := range Engines {
+		t.Run(engine, func(t *testing.T) {
+			o := testOptions(t)
+			o.Runtime = filepath.Join(t.TempDir(), "crhook-runtime")
+			plan, err := For(engine, o, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if err := plan.DryRun(&out); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range plan.Changes {
+				if _, err := os.Lstat(c.Path); !os.IsNotExist(err) {
+					t.Errorf("dry run created %s", c.Path)
+				}
+				if !strings.Contains(out.String(), c.Path) {
+					t.Errorf("dry run does not show %s", c.Path)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownEngine(t *testing.T) {
+	if _, err := For("lxc", testOptions(t), false); err == nil || !strings.Contains(err.Error(), "podman, docker, containerd, crio") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,84 @@
+package install
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Engines crhook installs into.
+var Engines = []string{"podman", "docker", "containerd", "crio"}
+
+// ErrUnknownEngine marks an engine crhook does not install into.
+var ErrUnknownEngine = errors.New("unknown engine")
+
+// RuntimeName is the runtime entry crhook adds to Docker, containerd and
+// CRI-O, and so the Kubernetes RuntimeClass handler.
+const RuntimeName = "crhook"
+
+// Options says where crhook lives and where the engine's files are.
+type Options struct {
+	// Crhook is the absolute path of the crhook binary.
+	Crhook string
+	// Runtime is the absolute path of crhook-runtime (a link to crhook).
+	Runtime string
+	// Config, when set, is passed to every hook as CRHOOK_CONFIG.
+	Config string
+	// Timeout is the hook timeout in seconds.
+	Timeout int
+	// HooksDir overrides the hooks.d directory (podman, CRI-O).
+	HooksDir string
+	// EngineConfig overrides the engine's config file (Docker's
+	// daemon.json, containerd's config.toml) or drop-in dir (CRI-O).
+	EngineConfig string
+}
+
+func (o Options) validate() error {
+	var errs []error
+	for name, p := range map[string]string{"crhook": o.Crhook, "crhook-runtime": o.Runtime} {
+		if !filepath.IsAbs(p) {
+			errs = append(errs, fmt.Errorf("%s path %q is not absolute", name, p))
+		}
+	}
+	if o.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("hook timeout %d must be positive", o.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+func orDefault(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// RuntimeLink makes crhook-runtime, the name that turns crhook into the
+// runtime shim, next to crhook.
+func RuntimeLink(o Options) Change {
+	return Change{Path: o.Runtime, Symlink: filepath.Base(o.Crhook), Why: "crhook as the runtime shim"}
+}
+
+// For returns the plan for engine. Engines that take crhook-runtime also
+// get the link that provides it.
+func For(engine string, o Options, uninstall bool) (Plan, error) {
+	var p Plan
+	var err error
+	switch engine {
+	case "podman":
+		return Podman(o, uninstall)
+	case "docker":
+		p, err = Docker(o, uninstall)
+	case "containerd":
+		p, err = Containerd(o, uninstall)
+	case "crio":
+		p, err = CRIO(o, uninstall)
+	default:
+		return Plan{}, fmt.Errorf("%w %q; use one of %s", ErrUnknownEngine, engine, strings.Join(Engines, ", "))
+	}
+	if err == nil && !uninstall {
+		p.Changes = append([]Change{RuntimeLink(o)}, p.Changes...)
+	}
+	return p, err
+}
