@@ -82,3 +82,14 @@ func For(engine string, o Options, uninstall bool) (Plan, error) {
 	}
 	return p, err
 }
+
+// Installed reports whether crhook is installed for engine as o describes
+// it: installing again would change nothing.
+func Installed(engine string, o Options) (bool, error) {
+	plan, err := For(engine, o, false)
+	if err != nil {
+		return false, err
+	}
+	pending, err := plan.pending()
+	return err == nil && len(pending) == 0, err
+}

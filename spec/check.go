@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -32,11 +33,19 @@ var Checks = []Check{
 }
 
 // Verify runs every check and joins all failures, so one run tells the
-// user everything to fix.
+// user everything to fix. Missing capabilities are left out when
+// /proc/sys is writable: crhook withheld them for that reason, and the
+// user has one thing to fix, not two.
 func Verify(s *specs.Spec, req Request, host Host) error {
 	var errs []error
+	procSysWritable := false
 	for _, check := range Checks {
-		errs = append(errs, check(s, req, host))
+		err := check(s, req, host)
+		procSysWritable = procSysWritable || errors.Is(err, ErrProcSysWritable)
+		errs = append(errs, err)
+	}
+	if procSysWritable {
+		errs = slices.DeleteFunc(errs, func(err error) bool { return errors.Is(err, ErrCapabilitiesMissing) })
 	}
 	return errors.Join(errs...)
 }

@@ -81,5 +81,6 @@ func mountReadOnly(options []string) bool {
 // consequence says what crhook does about it.
 func procSysWritable(consequence string) error {
 	return fmt.Errorf("%w: no linux.readonlyPaths or linux.maskedPaths entry and no read-only mount covers it, so %s; "+
-		"add %q to linux.readonlyPaths (or the admin can set proc_sys = %q)", ErrProcSysWritable, consequence, ProcSys, ProcSysAddReadonly)
+		"keep %q in linux.readonlyPaths (with podman, drop --security-opt unmask=%s), or the admin can set proc_sys = %q",
+		ErrProcSysWritable, consequence, ProcSys, ProcSys, ProcSysAddReadonly)
 }

@@ -34,23 +34,9 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 	if *engine == "" {
 		return spec.BadInput(fmt.Errorf("--for ENGINE is required (%s)", strings.Join(install.Engines, ", ")))
 	}
-	cfg, err := loadConfig(*configPath)
+	opts, err := installOptions(*configPath, *hooksDir, *engineConfig)
 	if err != nil {
 		return err
-	}
-	me, err := self()
-	if err != nil {
-		return err
-	}
-	opts := install.Options{
-		Crhook:       me,
-		Runtime:      filepath.Join(filepath.Dir(me), runtimeName),
-		Timeout:      hook.HookTimeout(cfg),
-		HooksDir:     absOrEmpty(*hooksDir),
-		EngineConfig: absOrEmpty(*engineConfig),
-	}
-	if cfg.Path != "" && cfg.Path != config.DefaultPath {
-		opts.Config = cfg.Path
 	}
 	plan, err := install.For(*engine, opts, name == "uninstall")
 	if err != nil {
@@ -63,6 +49,29 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 		return plan.DryRun(stdout)
 	}
 	return plan.Apply(stdout)
+}
+
+// installOptions describes this crhook for install, uninstall and doctor.
+func installOptions(configPath, hooksDir, engineConfig string) (install.Options, error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return install.Options{}, err
+	}
+	me, err := self()
+	if err != nil {
+		return install.Options{}, err
+	}
+	opts := install.Options{
+		Crhook:       me,
+		Runtime:      filepath.Join(filepath.Dir(me), runtimeName),
+		Timeout:      hook.HookTimeout(cfg),
+		HooksDir:     absOrEmpty(hooksDir),
+		EngineConfig: absOrEmpty(engineConfig),
+	}
+	if cfg.Path != "" && cfg.Path != config.DefaultPath {
+		opts.Config = cfg.Path
+	}
+	return opts, nil
 }
 
 func absOrEmpty(p string) string {

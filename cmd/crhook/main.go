@@ -58,6 +58,7 @@ func commands() map[string]command {
 		"createRuntime": {stageCommand("createRuntime", hook.CreateRuntime), "check an opted-in container's config (state on stdin)"},
 		"prestart":      {stageCommand("prestart", hook.CreateRuntime), "same as createRuntime, for runtimes that only know prestart"},
 		"poststart":     {stageCommand("poststart", hook.Poststart), "check the running container (state on stdin)"},
+		"doctor":        {doctorCommand, "doctor [--json]: is this host ready for crhook, and is crhook installed in its engines"},
 		"install":       {installCommand, "install --for ENGINE [--dry-run]: wire crhook into podman, docker, containerd or crio"},
 		"uninstall":     {uninstallCommand, "uninstall --for ENGINE [--dry-run]: remove exactly what install wrote"},
 		"patch":         {patchCommand, "patch --bundle DIR [--profile P]: opt a bundle in and register the checks"},

@@ -221,13 +221,52 @@ func runcRoot(t *testing.T) string {
 	return t.TempDir()
 }
 
+// ociRuntime runs a bundle's container to completion with a real runtime.
+type ociRuntime struct {
+	name string
+	run  func(t *testing.T, b bundle) result
+	// showsHookStderr: the runtime puts a failing hook's stderr in its
+	// own error (runc does; crun 1.8 does not).
+	showsHookStderr bool
+}
+
+// runtimes are the OCI runtimes the core tests run under.
+var runtimes = []ociRuntime{
+	{name: "runc", run: runcRun, showsHookStderr: true},
+	{name: "crun", run: crunRun},
+}
+
+// forEachRuntime runs test once per runtime, as a subtest.
+func forEachRuntime(t *testing.T, test func(*testing.T, ociRuntime)) {
+	for _, rt := range runtimes {
+		t.Run(rt.name, func(t *testing.T) { test(t, rt) })
+	}
+}
+
 // runcRun runs the bundle's container to completion with real runc.
 func runcRun(t *testing.T, b bundle) result {
 	t.Helper()
 	root := runcRoot(t)
 	id := containerID("runc")
 	t.Cleanup(func() { exec.Command("runc", "--root", root, "delete", "--force", id).Run() })
-	return run(t, nil, "runc", "--root", root, "run", "--bundle", b.Dir, id)
+	return run(t, nil, requireTool(t, "runc"), "--root", root, "run", "--bundle", b.Dir, id)
+}
+
+// crunSetup gives crun what it needs on this hybrid-cgroup machine
+// (LAB.md): a private mount namespace where /sys/fs/cgroup is a plain
+// cgroup2 mount, with cgroups disabled. Nothing outside that namespace
+// changes.
+const crunSetup = "mount --make-rprivate / && umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec \"$@\""
+
+// crunRun runs the bundle's container to completion with real crun.
+func crunRun(t *testing.T, b bundle) result {
+	t.Helper()
+	crun := requireTool(t, "crun")
+	root := runcRoot(t)
+	id := containerID("crun")
+	t.Cleanup(func() { exec.Command(crun, "--root", root, "delete", "--force", id).Run() })
+	return run(t, nil, "unshare", "-m", "sh", "-c", crunSetup, "crun-setup",
+		crun, "--cgroup-manager=disabled", "--root", root, "run", "--bundle", b.Dir, id)
 }
 
 // verifyArgs runs crhook verify inside the container: a tree placed at
@@ -303,4 +342,15 @@ func readLog(t *testing.T, path string) []logLine {
 		lines = append(lines, ll)
 	}
 	return lines
+}
+
+// runtimeLink makes crhook-runtime, a link to the test's crhook, in a
+// temporary directory and returns its path.
+func runtimeLink(t *testing.T) string {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), "crhook-runtime")
+	if err := os.Symlink(crhookBin, link); err != nil {
+		t.Fatal(err)
+	}
+	return link
 }

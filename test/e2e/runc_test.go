@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -15,11 +16,13 @@ import (
 	"github.com/crhook/crhook/verify"
 )
 
-// TestRuncWithoutCrhook is the baseline: a hardened uid 1000 container
+// TestWithoutCrhook is the baseline: a hardened uid 1000 container
 // cannot choose PIDs, and ns_last_pid is read-only.
-func TestRuncWithoutCrhook(t *testing.T) {
+func TestWithoutCrhook(t *testing.T) { forEachRuntime(t, testWithoutCrhook) }
+
+func testWithoutCrhook(t *testing.T, rt ociRuntime) {
 	b := newBundle(t, verifyArgs...)
-	r := runcRun(t, b)
+	r := rt.run(t, b)
 	if r.Code != 1 {
 		t.Fatalf("verify should fail without crhook: %s", r)
 	}
@@ -35,16 +38,18 @@ func TestRuncWithoutCrhook(t *testing.T) {
 	}
 }
 
-// TestRuncWithPatch: after `crhook patch` the same container places a
+// TestWithPatch: after `crhook patch` the same container places a
 // process tree at PIDs 500-502, /proc/sys stays read-only, and both
 // checks crhook registered ran and logged one line each.
-func TestRuncWithPatch(t *testing.T) {
+func TestWithPatch(t *testing.T) { forEachRuntime(t, testWithPatch) }
+
+func testWithPatch(t *testing.T, rt ociRuntime) {
 	b := newBundle(t, verifyArgs...)
 	configPath, logPath := writeConfig(t, "")
 	if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--config", configPath); r.Code != 0 {
 		t.Fatalf("patch: %s", r)
 	}
-	r := runcRun(t, b)
+	r := rt.run(t, b)
 	if r.Code != 0 {
 		t.Fatalf("verify should pass after patch: %s", r)
 	}
@@ -133,22 +138,47 @@ func TestPatchRefusesWritableProcSys(t *testing.T) {
 	}
 }
 
-// TestRuncRefusesPatchedBundleWithWritableProcSys: the rule removed after
-// patch stops the container in createRuntime, and runc's error names
-// /proc/sys.
-func TestRuncRefusesPatchedBundleWithWritableProcSys(t *testing.T) {
+// TestRefusesPatchedBundleWithWritableProcSys: the rule removed after
+// patch stops the container in createRuntime, and the runtime's error
+// names /proc/sys.
+func TestRefusesPatchedBundleWithWritableProcSys(t *testing.T) {
+	forEachRuntime(t, testRefusesPatchedBundleWithWritableProcSys)
+}
+
+func testRefusesPatchedBundleWithWritableProcSys(t *testing.T, rt ociRuntime) {
 	b := newBundle(t, "echo", "container-ran")
-	if r := crhook(t, nil, "patch", "--bundle", b.Dir); r.Code != 0 {
+	configPath, logPath := writeConfig(t, "")
+	if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--config", configPath); r.Code != 0 {
 		t.Fatalf("patch: %s", r)
 	}
 	b.Edit(t, func(s *specs.Spec) { s.Linux.ReadonlyPaths = withoutProcSys(s.Linux.ReadonlyPaths) })
-	r := runcRun(t, b)
+	r := rt.run(t, b)
 	if r.Code == 0 || strings.Contains(r.Stdout, "container-ran") {
 		t.Fatalf("container must not start: %s", r)
 	}
-	if !strings.Contains(r.Stderr, "/proc/sys is writable") || !strings.Contains(r.Stderr, "createRuntime") {
-		t.Fatalf("runc's error must carry crhook's reason: %s", r)
+	assertRefusal(t, rt, r, logPath, "createRuntime", "/proc/sys is writable")
+}
+
+// assertRefusal checks that crhook's reason reached the user. runc shows
+// a failing hook's stderr in its own error; crun 1.8 shows only the hook's
+// exit code, so there the reason is checked in crhook's log.
+func assertRefusal(t *testing.T, rt ociRuntime, r result, logPath, stage, reason string) {
+	t.Helper()
+	if rt.showsHookStderr {
+		if !strings.Contains(r.Stderr, reason) || !strings.Contains(r.Stderr, "crhook "+stage) {
+			t.Fatalf("the runtime's error must carry crhook's reason %q: %s", reason, r)
+		}
+		return
 	}
+	if r.Code == 0 {
+		t.Fatalf("the container must end in failure: %s", r)
+	}
+	for _, l := range readLog(t, logPath) {
+		if l.Stage == stage && l.Result == "refused" && strings.Contains(l.Error, reason) {
+			return
+		}
+	}
+	t.Fatalf("crhook's log has no %s refusal with %q", stage, reason)
 }
 
 func withoutProcSys(paths []string) []string {
@@ -173,20 +203,25 @@ func TestPoststartFailsOnProcessWithoutCap(t *testing.T) {
 	}
 }
 
-// TestRuncPoststartKillsContainerWithoutCap: a container that opted in
-// but never got the capability (only the poststart check registered, no
-// patch) is refused by poststart, and runc stops it.
-func TestRuncPoststartKillsContainerWithoutCap(t *testing.T) {
-	b := newBundle(t, "sleep", "30")
+// TestPoststartKillsContainerWithoutCap: a container that opted in but
+// never got the capability (only the poststart check registered, no
+// patch) is refused by poststart, and the runtime stops it.
+func TestPoststartKillsContainerWithoutCap(t *testing.T) {
+	forEachRuntime(t, testPoststartKillsContainerWithoutCap)
+}
+
+func testPoststartKillsContainerWithoutCap(t *testing.T, rt ociRuntime) {
+	b := newBundle(t, "sh", "-c", "sleep 60; echo container-finished")
+	configPath, logPath := writeConfig(t, "")
 	b.Edit(t, func(s *specs.Spec) {
 		s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
-		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: crhookBin, Args: []string{"crhook", "poststart"}}}}
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: crhookBin, Args: []string{"crhook", "poststart"},
+			Env: []string{"CRHOOK_CONFIG=" + configPath}}}}
 	})
-	r := runcRun(t, b)
-	if r.Code == 0 {
-		t.Fatalf("runc should fail: %s", r)
+	start := time.Now()
+	r := rt.run(t, b)
+	if strings.Contains(r.Stdout, "container-finished") || time.Since(start) > 30*time.Second {
+		t.Fatalf("the container must be stopped at poststart: %s", r)
 	}
-	if !strings.Contains(r.Stderr, "lacks CAP_CHECKPOINT_RESTORE") {
-		t.Fatalf("runc's error must carry crhook's reason: %s", r)
-	}
+	assertRefusal(t, rt, r, logPath, "poststart", "lacks CAP_CHECKPOINT_RESTORE")
 }

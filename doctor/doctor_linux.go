@@ -1,0 +1,214 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/sys/capability"
+	"golang.org/x/sys/unix"
+
+	"github.com/crhook/crhook/install"
+	"github.com/crhook/crhook/probe"
+	"github.com/crhook/crhook/spec"
+)
+
+// Options: where crhook is, to tell whether it is installed into engines.
+type Options struct {
+	Install install.Options
+}
+
+// commandTimeout bounds every program doctor runs (`criu check` included).
+const commandTimeout = 10 * time.Second
+
+// Run checks the host.
+func Run(opts Options) Report {
+	lines := []Line{kernel(), setTID(), yama(), criu()}
+	for _, rt := range []string{"runc", "crun"} {
+		lines = append(lines, runtime(rt))
+	}
+	for _, e := range engines {
+		lines = append(lines, engine(e, opts.Install))
+	}
+	return Report{Ready: ready(lines), Lines: lines}
+}
+
+func kernel() Line {
+	l := Line{Name: "kernel"}
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err == nil {
+		l.Version = "Linux " + unix.ByteSliceToString(uts.Release[:])
+	}
+	last, err := capability.LastCap()
+	switch {
+	case err != nil:
+		l.Status, l.Detail = StatusFail, "cannot read the last capability: "+err.Error()
+	case int(last) < spec.CapCheckpointRestoreNumber:
+		l.Status = StatusFail
+		l.Detail = fmt.Sprintf("cap_last_cap is %d: the kernel does not know %s", last, spec.CapCheckpointRestore)
+		l.Fix = "run Linux 5.9 or newer"
+	default:
+		l.Status = StatusOK
+		l.Detail = fmt.Sprintf("cap_last_cap is %d: %s (40) is known", last, spec.CapCheckpointRestore)
+	}
+	return l
+}
+
+// setTID places one short-lived child at a free PID with clone3 set_tid.
+func setTID() Line {
+	l := Line{Name: "clone3 set_tid"}
+	pidMax, err := probe.PIDMax()
+	if err != nil {
+		l.Status, l.Detail = StatusWarn, err.Error()
+		return l
+	}
+	pids, err := probe.FreePIDs(1, pidMax/2, pidMax)
+	if err != nil {
+		l.Status, l.Detail = StatusWarn, err.Error()
+		return l
+	}
+	placed, _ := probe.Place(pids)
+	switch p := placed[0]; {
+	case p.OK():
+		l.Status, l.Detail = StatusOK, fmt.Sprintf("placed a process at PID %d", p.Got)
+	case p.Error == "EPERM" && os.Geteuid() != 0:
+		l.Status, l.Detail = StatusWarn, "EPERM: run doctor as root to test it"
+	case p.Error == "ENOSYS" || p.Error == "E2BIG" || p.Error == "EINVAL":
+		l.Status, l.Detail, l.Fix = StatusFail, "clone3 set_tid is not available ("+p.Error+")", "run Linux 5.5 or newer"
+	default:
+		l.Status, l.Detail = StatusWarn, fmt.Sprintf("clone3 set_tid=%d: %s", p.Want, p.Error)
+	}
+	return l
+}
+
+func yama() Line {
+	l := Line{Name: "yama ptrace_scope"}
+	data, err := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope")
+	if errors.Is(err, os.ErrNotExist) {
+		l.Status, l.Detail = StatusOK, "no Yama on this kernel: ptrace follows capabilities only"
+		return l
+	}
+	if err != nil {
+		l.Status, l.Detail = StatusWarn, err.Error()
+		return l
+	}
+	scope := strings.TrimSpace(string(data))
+	l.Detail = "ptrace_scope is " + scope
+	switch scope {
+	case "0", "1":
+		l.Status = StatusOK
+	case "2":
+		l.Status, l.Fix = StatusWarn, "checkpointing inside a container needs the checkpoint profile (CAP_SYS_PTRACE)"
+	default:
+		l.Status, l.Fix = StatusWarn, "ptrace is disabled: CRIU cannot dump processes (restore still works)"
+	}
+	return l
+}
+
+var versionPattern = regexp.MustCompile(`\d+\.\d+(\.\d+)?`)
+
+func criu() Line {
+	l := Line{Name: "criu"}
+	path, err := exec.LookPath("criu")
+	if err != nil {
+		l.Status, l.Detail = StatusInfo, "not installed; crhook does not need it, restore tools do"
+		return l
+	}
+	out, _ := output(path, "--version")
+	l.Version = versionPattern.FindString(out)
+	if major, minor, ok := majorMinor(l.Version); ok && (major > 3 || major == 3 && minor >= 18) {
+		l.Detail = "has --unprivileged (3.18+)"
+	} else {
+		l.Detail = "no --unprivileged mode (needs 3.18+)"
+		l.Fix = "use CRIU 3.18 or newer to restore as non-root"
+	}
+	l.Status = StatusOK
+	if out, err := output(path, "check"); err != nil {
+		l.Status = StatusWarn
+		l.Detail += "; `criu check` fails: " + lastLine(out, err)
+	}
+	return l
+}
+
+func runtime(name string) Line {
+	l := Line{Name: name}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		l.Status, l.Detail = StatusInfo, "not installed"
+		return l
+	}
+	out, err := output(path, "--version")
+	if err != nil {
+		l.Status, l.Detail = StatusWarn, path+" --version fails: "+lastLine(out, err)
+		return l
+	}
+	l.Status, l.Detail, l.Version = StatusOK, path, versionPattern.FindString(out)
+	return l
+}
+
+// engine describes how to find an engine and crhook's place in it.
+type engineInfo struct {
+	name     string
+	commands []string
+	args     []string
+}
+
+var engines = []engineInfo{
+	{name: "podman", commands: []string{"podman"}, args: []string{"--version"}},
+	{name: "docker", commands: []string{"dockerd"}, args: []string{"--version"}},
+	{name: "containerd", commands: []string{"containerd"}, args: []string{"--version"}},
+	{name: "crio", commands: []string{"crio"}, args: []string{"--version"}},
+}
+
+func engine(e engineInfo, o install.Options) Line {
+	l := Line{Name: e.name}
+	path, err := exec.LookPath(e.commands[0])
+	if err != nil {
+		l.Status, l.Detail = StatusInfo, "not installed"
+		return l
+	}
+	out, _ := output(path, e.args...)
+	l.Version = versionPattern.FindString(out)
+	installed, err := install.Installed(e.name, o)
+	switch {
+	case err != nil:
+		l.Status, l.Detail = StatusWarn, "cannot tell whether crhook is installed: "+err.Error()
+	case installed:
+		l.Status, l.Detail = StatusOK, "crhook is installed"
+	default:
+		l.Status, l.Detail = StatusInfo, "crhook is not installed for "+e.name
+		l.Fix = "crhook install --for " + e.name
+	}
+	return l
+}
+
+func output(path string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
+	return string(out), err
+}
+
+func lastLine(out string, err error) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
+		return last
+	}
+	return err.Error()
+}
+
+func majorMinor(v string) (int, int, bool) {
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	return major, minor, err1 == nil && err2 == nil
+}

@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// importImage imports a busybox rootfs (with crhook as /bin/crhook) into
+// podman's store as a new image and returns its name. user, when set,
+// becomes the image's USER, for engines like ctr that take the user from
+// the image. No registry is involved.
+func importImage(t *testing.T, user string) string {
+	t.Helper()
+	requireRoot(t)
+	podman := requireTool(t, "podman")
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs")
+	makeRootfs(t, rootfs)
+	tarball := filepath.Join(dir, "rootfs.tar")
+	if r := run(t, nil, "tar", "-C", rootfs, "-cf", tarball, "."); r.Code != 0 {
+		t.Fatalf("tar: %s", r)
+	}
+	name := fmt.Sprintf("localhost/crhook-e2e:%d-%d", os.Getpid(), containerSeq.Add(1))
+	args := []string{"import"}
+	if user != "" {
+		args = append(args, "--change", "USER "+user)
+	}
+	if r := run(t, nil, podman, append(args, tarball, name)...); r.Code != 0 {
+		t.Fatalf("podman import: %s", r)
+	}
+	t.Cleanup(func() { exec.Command(podman, "rmi", "--force", name).Run() })
+	return name
+}
+
+// podmanGlobal are the flags podman needs on this machine (LAB.md):
+// cgroupfs, runc, and crhook's hooks dir.
+func podmanGlobal(hooksDir string) []string {
+	return []string{"--cgroup-manager=cgroupfs", "--runtime=runc", "--hooks-dir", hooksDir}
+}
+
+// podmanRunFlags: no network, and ulimits this machine can grant (it
+// lacks CAP_SYS_RESOURCE, so podman's defaults fail).
+var podmanRunFlags = []string{"--network=none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
+
+func podman(t *testing.T, args ...string) result {
+	t.Helper()
+	return run(t, nil, requireTool(t, "podman"), args...)
+}
+
+// installPodmanHooks runs `crhook install --for podman` into a private
+// hooks dir, with a config that logs to the test's directory.
+func installPodmanHooks(t *testing.T) (hooksDir, logPath string) {
+	t.Helper()
+	hooksDir = t.TempDir()
+	configPath, logPath := writeConfig(t, "")
+	if r := crhook(t, nil, "install", "--for", "podman", "--hooks-dir", hooksDir, "--config", configPath); r.Code != 0 {
+		t.Fatalf("install: %s", r)
+	}
+	return hooksDir, logPath
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; last: %s", what, strings.TrimSpace(last))
+}
