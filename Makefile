@@ -12,7 +12,9 @@ PREFIX ?= /usr/local
 TEST_PACKAGES := runc crun podman containerd busybox-static python3
 DEMO_PACKAGES := runc busybox-static python3
 
-.PHONY: all build test unit e2e demo bench fuzz lint install clean deps-test deps-demo
+IMAGE ?= localhost/crhook:$(VERSION)
+
+.PHONY: all build test unit e2e demo bench fuzz lint install clean deps-test deps-demo image
 
 all: build
 
@@ -47,6 +49,10 @@ bench: build
 
 fuzz:
 	@echo "no fuzz targets yet"
+
+image: build
+	@scripts/ensure-packages.sh podman busybox-static
+	@scripts/image.sh $(BIN)/crhook $(IMAGE)
 
 install: build
 	install -D -m 0755 $(BIN)/crhook $(DESTDIR)$(PREFIX)/bin/crhook

@@ -31,7 +31,7 @@ func Containerd(o Options, uninstall bool) (Plan, error) {
 			return p, err
 		}
 	}
-	current, err := readExisting(path)
+	current, err := readExisting(o.onHost(path))
 	if err != nil {
 		return p, err
 	}
@@ -52,7 +52,7 @@ func Containerd(o Options, uninstall bool) (Plan, error) {
 	if uninstall && len(bytes.TrimSpace(next)) == 0 && len(current) > 0 {
 		next = nil // the file held only crhook's block
 	}
-	p.Changes = []Change{{Path: path, Content: next, Mode: 0o644, Why: why}}
+	p.Changes = []Change{{Path: o.onHost(path), Content: next, Mode: 0o644, Why: why}}
 	p.Next = []string{"restart containerd; Kubernetes pods select it with runtimeClassName: " + RuntimeName}
 	return p, nil
 }

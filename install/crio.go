@@ -27,13 +27,13 @@ func CRIO(o Options, uninstall bool) (Plan, error) {
 	hooksDir := orDefault(o.HooksDir, DefaultCRIOHooksDir)
 	p := Plan{Engine: "crio", Next: []string{"restart crio; Kubernetes pods select it with runtimeClassName: " + RuntimeName}}
 	if uninstall {
-		p.Changes = append([]Change{{Path: dropIn, Why: "crhook's CRI-O drop-in"}}, hooksdRemovals(hooksDir, crioStages)...)
+		p.Changes = append([]Change{{Path: o.onHost(dropIn), Why: "crhook's CRI-O drop-in"}}, hooksdRemovals(o, hooksDir, crioStages)...)
 		return p, nil
 	}
 	if err := o.validate(); err != nil {
 		return p, err
 	}
-	p.Changes = []Change{{Path: dropIn, Content: []byte(crioDropInText(o.Runtime)), Mode: 0o644,
+	p.Changes = []Change{{Path: o.onHost(dropIn), Content: []byte(crioDropInText(o.Runtime)), Mode: 0o644,
 		Why: "add the " + RuntimeName + " runtime and allow the " + spec.AnnotationPrefix + "* annotations"}}
 	hooks, err := hooksdChanges(o, hooksDir, crioStages)
 	p.Changes = append(p.Changes, hooks...)

@@ -19,7 +19,7 @@ func Docker(o Options, uninstall bool) (Plan, error) {
 			return p, err
 		}
 	}
-	current, err := readExisting(path)
+	current, err := readExisting(o.onHost(path))
 	if err != nil {
 		return p, err
 	}
@@ -31,7 +31,7 @@ func Docker(o Options, uninstall bool) (Plan, error) {
 	if uninstall {
 		why = "remove the " + RuntimeName + " runtime"
 	}
-	p.Changes = []Change{{Path: path, Content: next, Mode: 0o644, Why: why}}
+	p.Changes = []Change{{Path: o.onHost(path), Content: next, Mode: 0o644, Why: why}}
 	p.Next = []string{"restart dockerd (systemctl restart docker), then: docker run --runtime " + RuntimeName + " --annotation io.crhook.restore=true ..."}
 	if uninstall {
 		p.Next = []string{"restart dockerd"}

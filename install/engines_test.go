@@ -295,3 +295,41 @@ func TestUnknownEngine(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestHostRoot: installing from a pod writes under the mounted host root
+// while every path inside the files is the host's own.
+func TestHostRoot(t *testing.T) {
+	hostRoot := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Crhook: "/usr/local/bin/crhook", Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HostRoot: hostRoot, Binary: self}
+	for _, engine := range []string{"containerd", "crio"} {
+		plan, err := For(engine, o, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := plan.Apply(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range plan.Changes {
+			if !strings.HasPrefix(c.Path, hostRoot+"/") {
+				t.Errorf("%s: %s is outside the host root", engine, c.Path)
+			}
+			if bytes.Contains(c.Content, []byte(hostRoot)) && c.Mode != 0o755 {
+				t.Errorf("%s: %s names the pod's mount of the host", engine, c.Path)
+			}
+		}
+	}
+	if info, err := os.Stat(filepath.Join(hostRoot, "usr/local/bin/crhook")); err != nil || info.Mode().Perm() != 0o755 {
+		t.Fatalf("binary: %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(hostRoot, DefaultContainerdConfig))
+	if err != nil || !strings.Contains(string(data), `BinaryName = "/usr/local/bin/crhook-runtime"`) {
+		t.Fatalf("containerd config: %v\n%s", err, data)
+	}
+	if _, err := os.Stat(filepath.Join(hostRoot, DefaultCRIODropIn, crioDropInName)); err != nil {
+		t.Fatal(err)
+	}
+}

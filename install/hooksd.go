@@ -54,17 +54,17 @@ func hooksdChanges(o Options, dir string, stages []string) ([]Change, error) {
 			return nil, fmt.Errorf("encode %s hook: %w", stage, err)
 		}
 		changes = append(changes, Change{
-			Path: hookFileName(dir, stage), Content: append(data, '\n'), Mode: 0o644,
+			Path: o.onHost(hookFileName(dir, stage)), Content: append(data, '\n'), Mode: 0o644,
 			Why: "run crhook " + stage + " for containers annotated " + spec.AnnotationRestore + "=true",
 		})
 	}
 	return changes, nil
 }
 
-func hooksdRemovals(dir string, stages []string) []Change {
+func hooksdRemovals(o Options, dir string, stages []string) []Change {
 	var changes []Change
 	for _, stage := range stages {
-		changes = append(changes, Change{Path: hookFileName(dir, stage), Why: "crhook's " + stage + " hook"})
+		changes = append(changes, Change{Path: o.onHost(hookFileName(dir, stage)), Why: "crhook's " + stage + " hook"})
 	}
 	return changes
 }
@@ -78,7 +78,7 @@ func Podman(o Options, uninstall bool) (Plan, error) {
 	dir := orDefault(o.HooksDir, DefaultHooksDir)
 	p := Plan{Engine: "podman"}
 	if uninstall {
-		p.Changes = hooksdRemovals(dir, podmanStages)
+		p.Changes = hooksdRemovals(o, dir, podmanStages)
 		return p, nil
 	}
 	if err := o.validate(); err != nil {

@@ -3,6 +3,7 @@ package install
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -32,6 +33,21 @@ type Options struct {
 	// EngineConfig overrides the engine's config file (Docker's
 	// daemon.json, containerd's config.toml) or drop-in dir (CRI-O).
 	EngineConfig string
+	// HostRoot, when set, is where the host's / is mounted (a DaemonSet
+	// pod): files are read and written under it, while the paths written
+	// into them stay the host's.
+	HostRoot string
+	// Binary, when set, is this crhook's executable to copy to Crhook
+	// (under HostRoot), so the node has the binary the engine points at.
+	Binary string
+}
+
+// onHost maps a host path to where this process reaches it.
+func (o Options) onHost(path string) string {
+	if o.HostRoot == "" {
+		return path
+	}
+	return filepath.Join(o.HostRoot, path)
 }
 
 func (o Options) validate() error {
@@ -57,7 +73,17 @@ func orDefault(v, def string) string {
 // RuntimeLink makes crhook-runtime, the name that turns crhook into the
 // runtime shim, next to crhook.
 func RuntimeLink(o Options) Change {
-	return Change{Path: o.Runtime, Symlink: filepath.Base(o.Crhook), Why: "crhook as the runtime shim"}
+	return Change{Path: o.onHost(o.Runtime), Symlink: filepath.Base(o.Crhook), Why: "crhook as the runtime shim"}
+}
+
+// binaryCopy installs this crhook's executable where the engine config
+// will point.
+func binaryCopy(o Options) (Change, error) {
+	data, err := os.ReadFile(o.Binary)
+	if err != nil {
+		return Change{}, fmt.Errorf("read crhook binary: %w", err)
+	}
+	return Change{Path: o.onHost(o.Crhook), Content: data, Mode: 0o755, Why: "the crhook binary"}, nil
 }
 
 // For returns the plan for engine. Engines that take crhook-runtime also
@@ -67,7 +93,12 @@ func For(engine string, o Options, uninstall bool) (Plan, error) {
 	var err error
 	switch engine {
 	case "podman":
-		return Podman(o, uninstall)
+		p, err = Podman(o, uninstall)
+		if err == nil && !uninstall && o.Binary != "" {
+			c, copyErr := binaryCopy(o)
+			p.Changes, err = append([]Change{c}, p.Changes...), copyErr
+		}
+		return p, err
 	case "docker":
 		p, err = Docker(o, uninstall)
 	case "containerd":
@@ -79,6 +110,10 @@ func For(engine string, o Options, uninstall bool) (Plan, error) {
 	}
 	if err == nil && !uninstall {
 		p.Changes = append([]Change{RuntimeLink(o)}, p.Changes...)
+	}
+	if err == nil && !uninstall && o.Binary != "" {
+		c, copyErr := binaryCopy(o)
+		p.Changes, err = append([]Change{c}, p.Changes...), copyErr
 	}
 	return p, err
 }

@@ -106,10 +106,7 @@ func (p Plan) Apply(w io.Writer) error {
 }
 
 func applyChange(c Change) error {
-	if c.Symlink != "" {
-		return atomicfile.Symlink(c.Symlink, c.Path)
-	}
-	if c.Content == nil {
+	if c.Content == nil && c.Symlink == "" {
 		if err := os.Remove(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", c.Path, err)
 		}
@@ -118,6 +115,9 @@ func applyChange(c Change) error {
 	dir := filepath.Dir(c.Path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if c.Symlink != "" {
+		return atomicfile.Symlink(c.Symlink, c.Path)
 	}
 	unlock, err := atomicfile.LockDir(dir)
 	if err != nil {

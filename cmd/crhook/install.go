@@ -28,8 +28,13 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 	engineConfig := fs.String("engine-config", "", "engine config to merge into (docker: "+install.DefaultDockerConfig+
 		", containerd: "+install.DefaultContainerdConfig+", crio: drop-in dir "+install.DefaultCRIODropIn+")")
 	dryRun := fs.Bool("dry-run", false, "print the changes instead of making them")
+	hostRoot := fs.String("host-root", "", "where the host's / is mounted (from a DaemonSet pod); configs keep host paths")
+	binDir := fs.String("install-binary", "", "copy this crhook into DIR on the host (with crhook-runtime) and point the engine there")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *binDir != "" && !filepath.IsAbs(*binDir) {
+		return spec.BadInput(fmt.Errorf("--install-binary %q must be an absolute path on the host", *binDir))
 	}
 	if *engine == "" {
 		return spec.BadInput(fmt.Errorf("--for ENGINE is required (%s)", strings.Join(install.Engines, ", ")))
@@ -37,6 +42,12 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 	opts, err := installOptions(*configPath, *hooksDir, *engineConfig)
 	if err != nil {
 		return err
+	}
+	opts.HostRoot = absOrEmpty(*hostRoot)
+	if *binDir != "" {
+		opts.Binary = opts.Crhook
+		opts.Crhook = filepath.Join(*binDir, "crhook")
+		opts.Runtime = filepath.Join(*binDir, runtimeName)
 	}
 	plan, err := install.For(*engine, opts, name == "uninstall")
 	if err != nil {

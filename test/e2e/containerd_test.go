@@ -109,7 +109,7 @@ const noCRI = "version = 2\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n
 func TestContainerdRuntimeShim(t *testing.T) {
 	configPath, logPath := writeConfig(t, "")
 	c := startContainerd(t, noCRI, "CRHOOK_RUNTIME="+requireTool(t, "runc"), "CRHOOK_CONFIG="+configPath)
-	image := c.importImageFrom(t, importImage(t, "1000"), "default")
+	image := c.importImageFrom(t, importImage(t, "USER 1000"), "default")
 	shimPath := runtimeLink(t)
 	ctrRun := func(annotations []string, args ...string) result {
 		cmd := []string{"run", "--rm", "--runc-binary", shimPath}

@@ -11,10 +11,11 @@ import (
 )
 
 // importImage imports a busybox rootfs (with crhook as /bin/crhook) into
-// podman's store as a new image and returns its name. user, when set,
-// becomes the image's USER, for engines like ctr that take the user from
-// the image. No registry is involved.
-func importImage(t *testing.T, user string) string {
+// podman's store as a new image and returns its name. changes are
+// Containerfile instructions for the image config, such as "USER 1000"
+// for engines like ctr that take the user from the image. No registry is
+// involved.
+func importImage(t *testing.T, changes ...string) string {
 	t.Helper()
 	requireRoot(t)
 	podman := requireTool(t, "podman")
@@ -27,8 +28,8 @@ func importImage(t *testing.T, user string) string {
 	}
 	name := fmt.Sprintf("localhost/crhook-e2e:%d-%d", os.Getpid(), containerSeq.Add(1))
 	args := []string{"import"}
-	if user != "" {
-		args = append(args, "--change", "USER "+user)
+	for _, c := range changes {
+		args = append(args, "--change", c)
 	}
 	if r := run(t, nil, podman, append(args, tarball, name)...); r.Code != 0 {
 		t.Fatalf("podman import: %s", r)

@@ -48,6 +48,11 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: build crhook: %v\n%s", err, out)
 		return 1
 	}
+	// crhook install points engines at crhook-runtime beside crhook.
+	if err := os.Symlink("crhook", filepath.Join(dir, "crhook-runtime")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
 }
 

@@ -16,7 +16,7 @@ import (
 // precreate stage grants the cap to an annotated uid 1000 container, the
 // checks run, and nothing changes for containers without the annotation.
 func TestPodmanHooksDir(t *testing.T) {
-	image := importImage(t, "")
+	image := importImage(t)
 	hooksDir, logPath := installPodmanHooks(t)
 	base := append(podmanGlobal(hooksDir), "run", "--rm")
 	base = append(base, podmanRunFlags...)
@@ -71,7 +71,7 @@ func TestPodmanHooksDir(t *testing.T) {
 // TestPodmanStopStart: a crhook container stopped and started again
 // still holds the cap, and /proc/sys is still read-only.
 func TestPodmanStopStart(t *testing.T) {
-	image := importImage(t, "")
+	image := importImage(t)
 	hooksDir, _ := installPodmanHooks(t)
 	name := containerID("restart")
 	global := podmanGlobal(hooksDir)
@@ -120,7 +120,7 @@ func assertLiveGrant(t *testing.T, global []string, name string) {
 
 // TestPodmanRuntimeShim: podman --runtime crhook-runtime, no hooks dir.
 func TestPodmanRuntimeShim(t *testing.T) {
-	image := importImage(t, "")
+	image := importImage(t)
 	shimPath := runtimeLink(t)
 	base := []string{"--cgroup-manager=cgroupfs", "--runtime", shimPath, "run", "--rm"}
 	base = append(append(base, podmanRunFlags...), "--user", "1000")
