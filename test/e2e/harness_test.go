@@ -195,6 +195,28 @@ func run(t *testing.T, stdin []byte, name string, args ...string) result {
 
 func runEnv(t *testing.T, env []string, stdin []byte, name string, args ...string) result {
 	t.Helper()
+	r, err := execute(env, stdin, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// runNoFatal is run for goroutines other than the test's own: a command
+// that cannot start or hangs comes back as exit -1 with the reason.
+func runNoFatal(name string, args ...string) result {
+	r, err := execute(nil, nil, name, args...)
+	if err != nil {
+		return result{Code: -1, Stderr: err.Error()}
+	}
+	return r
+}
+
+func runQuiet(name string, args ...string) { exec.Command(name, args...).Run() }
+
+// execute runs a command with a deadline, so a hang fails instead of
+// hanging the test.
+func execute(env []string, stdin []byte, name string, args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -211,12 +233,12 @@ func runEnv(t *testing.T, env []string, stdin []byte, name string, args ...strin
 	case errors.As(err, &exitErr):
 		r.Code = exitErr.ExitCode()
 	case err != nil:
-		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+		return r, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("%s %s did not finish in time: %s", name, strings.Join(args, " "), r)
+		return r, fmt.Errorf("%s %s did not finish in time: %s", name, strings.Join(args, " "), r)
 	}
-	return r
+	return r, nil
 }
 
 // runcRoot is a private state directory, so tests never touch the host's
