@@ -44,8 +44,10 @@ test: deps-test lint build
 demo: deps-demo build
 	@scripts/demo.sh $(BIN)/crhook
 
-bench: build
+# Benchmarks are not part of `make test`: they time things. Needs root.
+bench: deps-demo
 	$(GO) test -run '^$$' -bench . -benchmem ./spec/... ./proc/...
+	$(GO) run ./bench/cmd/crhook-bench $(BENCH_FLAGS)
 
 fuzz:
 	@echo "no fuzz targets yet"

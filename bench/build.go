@@ -1,0 +1,70 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Binaries are the programs a run drives.
+type Binaries struct {
+	// Crhook is crhook built the way `make build` builds it: static.
+	Crhook string
+	// NoopHook is a static hook that only reads stdin: the floor.
+	NoopHook string
+	// Proctime runs a program and reports its wall time and peak RSS.
+	Proctime string
+	// Self is the running benchmark program, re-executed as the parent of
+	// placed trees and as the init of a fresh PID namespace.
+	Self string
+}
+
+// ModuleDir finds the crhook module from the working directory, with
+// `go env GOMOD`.
+func ModuleDir() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("no go.mod above the working directory; run from the crhook checkout or pass -src")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Build compiles crhook, the no-op hook and proctime, all with
+// CGO_ENABLED=0, from the module at src into dir.
+func Build(src, dir string) (Binaries, error) {
+	b := Binaries{
+		Crhook:   filepath.Join(dir, "crhook"),
+		NoopHook: filepath.Join(dir, "noop-hook"),
+		Proctime: filepath.Join(dir, "proctime"),
+	}
+	for out, pkg := range map[string]string{b.Crhook: "./cmd/crhook", b.NoopHook: "./bench/noophook", b.Proctime: "./bench/proctime"} {
+		if err := goBuild(src, out, pkg); err != nil {
+			return Binaries{}, err
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return Binaries{}, fmt.Errorf("find own path: %w", err)
+	}
+	b.Self = self
+	return b, nil
+}
+
+func goBuild(src, out, pkg string) error {
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package bench
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// grownSpec is a spec made large the way real ones get large: many bind
+// mounts and many environment variables.
+type grownSpec struct {
+	raw           []byte
+	mounts, env   int
+	requestedSize int
+}
+
+// growSpec adds mounts and env entries to base, the same number of each,
+// until it is at least size bytes. base must have process.env and mounts
+// (or lack them: they are created). Everything else stays, so an
+// opted-in base gives an opted-in spec.
+func growSpec(base []byte, size int) (grownSpec, error) {
+	var s map[string]any
+	if err := json.Unmarshal(base, &s); err != nil {
+		return grownSpec{}, fmt.Errorf("parse base spec: %w", err)
+	}
+	process, ok := s["process"].(map[string]any)
+	if !ok {
+		return grownSpec{}, errors.New("base spec has no process object")
+	}
+	mounts, _ := s["mounts"].([]any)
+	env, _ := process["env"].([]any)
+	const perEntry = 220 // about one mount plus one env entry, encoded
+	n := 0
+	for {
+		raw, err := json.Marshal(s)
+		if err != nil {
+			return grownSpec{}, fmt.Errorf("encode spec: %w", err)
+		}
+		if len(raw) >= size {
+			return grownSpec{raw: raw, mounts: n, env: n, requestedSize: size}, nil
+		}
+		for range max(1, (size-len(raw))/perEntry) {
+			n++
+			mounts = append(mounts, benchMount(n))
+			env = append(env, benchEnv(n))
+		}
+		s["mounts"] = mounts
+		process["env"] = env
+	}
+}
+
+func benchMount(i int) map[string]any {
+	return map[string]any{
+		"destination": fmt.Sprintf("/data/volumes/vol-%06d", i),
+		"type":        "bind",
+		"source":      fmt.Sprintf("/srv/crhook-bench/volumes/vol-%06d", i),
+		"options":     []string{"rbind", "ro", "nosuid", "nodev"},
+	}
+}
+
+func benchEnv(i int) string {
+	return fmt.Sprintf("CRHOOK_BENCH_VAR_%06d=/opt/app/lib/%06d:/opt/app/share/%06d:/usr/local/lib", i, i, i)
+}
