@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/sys/capability"
@@ -111,7 +112,8 @@ func yama() Line {
 	return l
 }
 
-var versionPattern = regexp.MustCompile(`\d+\.\d+(\.\d+)?`)
+// versionPattern is compiled on first use: crhook's hooks never run doctor.
+var versionPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\d+\.\d+(\.\d+)?`) })
 
 func criu() Line {
 	l := Line{Name: "criu"}
@@ -121,7 +123,7 @@ func criu() Line {
 		return l
 	}
 	out, _ := output(path, "--version")
-	l.Version = versionPattern.FindString(out)
+	l.Version = versionPattern().FindString(out)
 	if major, minor, ok := majorMinor(l.Version); ok && (major > 3 || major == 3 && minor >= 18) {
 		l.Detail = "has --unprivileged (3.18+)"
 	} else {
@@ -148,7 +150,7 @@ func runtime(name string) Line {
 		l.Status, l.Detail = StatusWarn, path+" --version fails: "+lastLine(out, err)
 		return l
 	}
-	l.Status, l.Detail, l.Version = StatusOK, path, versionPattern.FindString(out)
+	l.Status, l.Detail, l.Version = StatusOK, path, versionPattern().FindString(out)
 	return l
 }
 
@@ -174,7 +176,7 @@ func engine(e engineInfo, o install.Options) Line {
 		return l
 	}
 	out, _ := output(path, e.args...)
-	l.Version = versionPattern.FindString(out)
+	l.Version = versionPattern().FindString(out)
 	installed, err := install.Installed(e.name, o)
 	switch {
 	case err != nil:

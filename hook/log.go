@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"log/syslog"
 	"os"
 	"strings"
 	"sync"
@@ -47,7 +46,7 @@ func OpenLog(cfg config.Config) *Log {
 	if _, err := os.Stat(syslogSocket); err != nil {
 		// Common in containers and minimal hosts; say so once, quietly.
 		l.notes = append(l.notes, slog.String("syslog", "absent"))
-	} else if w, err := syslog.Dial("", "", syslog.LOG_DAEMON|syslog.LOG_INFO, "crhook"); err != nil {
+	} else if w, err := dialSyslog(syslogSocket, "crhook"); err != nil {
 		l.notes = append(l.notes, slog.String("syslog", err.Error()))
 	} else {
 		l.closers = append(l.closers, w)
@@ -105,13 +104,13 @@ func OneLine(err error) string {
 
 // syslogHandler formats records as text and sends each at its level.
 type syslogHandler struct {
-	w    *syslog.Writer
+	w    *syslogConn
 	mu   *sync.Mutex
 	buf  *bytes.Buffer
 	text slog.Handler
 }
 
-func newSyslogHandler(w *syslog.Writer) *syslogHandler {
+func newSyslogHandler(w *syslogConn) *syslogHandler {
 	buf := &bytes.Buffer{}
 	noTime := func(_ []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.TimeKey {
@@ -136,11 +135,11 @@ func (h *syslogHandler) Handle(ctx context.Context, r slog.Record) error {
 	msg := strings.TrimSuffix(h.buf.String(), "\n")
 	switch {
 	case r.Level >= slog.LevelError:
-		return h.w.Err(msg)
+		return h.w.send(severityErr, msg)
 	case r.Level >= slog.LevelWarn:
-		return h.w.Warning(msg)
+		return h.w.send(severityWarning, msg)
 	}
-	return h.w.Info(msg)
+	return h.w.send(severityInfo, msg)
 }
 
 func (h *syslogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

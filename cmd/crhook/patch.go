@@ -26,6 +26,10 @@ func patchCommand(args []string, _ io.Reader, stdout io.Writer) error {
 		}
 	}
 	return runStage("patch", *configPath, func(env hook.Env) (hook.Outcome, error) {
+		var err error
+		if env.Self, err = self(); err != nil {
+			return hook.Outcome{}, err
+		}
 		out, err := hook.Patch(env, *bundle, p)
 		if err == nil {
 			report(stdout, out)

@@ -47,22 +47,23 @@ func adjustForRuntime(inv shim.Invocation, args []string, runtimeFlag, configPat
 			return err
 		}
 	}
+	me, err := self()
+	if err != nil {
+		return err
+	}
 	if inv.Adjusts() {
 		bundle := inv.Bundle
 		if bundle == "" {
 			bundle = "."
 		}
 		if err := runLoaded("runtime", cfg, func(env hook.Env) (hook.Outcome, error) {
+			env.Self = me
 			out, err := hook.AdjustBundle(env, bundle)
 			out.Container = inv.ID
 			return out, err
 		}); err != nil {
 			return err
 		}
-	}
-	me, err := self()
-	if err != nil {
-		return err
 	}
 	runtime, err := shim.ResolveRuntime(runtimeFlag, cfg.Runtime, me)
 	if err != nil {

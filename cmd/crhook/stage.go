@@ -79,13 +79,7 @@ func runLoaded(name string, cfg config.Config, stage stageFunc) error {
 	}
 	done := make(chan result, 1)
 	go func() {
-		env := hook.Env{Config: cfg}
-		var err error
-		if env.Self, err = self(); err != nil {
-			done <- result{err: err}
-			return
-		}
-		out, err := stage(env)
+		out, err := stage(hook.Env{Config: cfg})
 		done <- result{out, err}
 	}()
 	var r result
