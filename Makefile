@@ -38,8 +38,11 @@ unit:
 e2e: build
 	$(GO) test -count=1 -timeout 20m ./test/...
 
+# FUZZTIME bounds each fuzz target: a short run in `make test`, long in
+# `make fuzz`.
 test: deps-test lint build
 	$(GO) test -count=1 -timeout 30m ./...
+	@scripts/fuzz.sh 10s
 
 demo: deps-demo build
 	@scripts/demo.sh $(BIN)/crhook
@@ -50,7 +53,7 @@ bench: deps-demo
 	$(GO) run ./bench/cmd/crhook-bench $(BENCH_FLAGS)
 
 fuzz:
-	@echo "no fuzz targets yet"
+	@scripts/fuzz.sh $(or $(FUZZTIME),5m)
 
 image: build
 	@scripts/ensure-packages.sh podman busybox-static

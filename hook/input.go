@@ -11,6 +11,10 @@ import (
 	"github.com/crhook/crhook/spec"
 )
 
+// maxIDLength bounds a container id, which crhook repeats in every
+// message: runtimes use ids of 64 characters or so.
+const maxIDLength = 1024
+
 // readState reads and validates the container state a runtime passes a
 // hook on stdin.
 func readState(env Env) (*specs.State, error) {
@@ -25,6 +29,8 @@ func readState(env Env) (*specs.State, error) {
 	switch {
 	case st.ID == "":
 		return nil, spec.BadInput(errors.New("state has no id"))
+	case len(st.ID) > maxIDLength:
+		return nil, spec.BadInput(fmt.Errorf("state id is %d bytes long; a container id is at most %d", len(st.ID), maxIDLength))
 	case st.Pid < 0:
 		return nil, spec.BadInput(fmt.Errorf("state of container %s has pid %d", st.ID, st.Pid))
 	}

@@ -16,10 +16,16 @@ import (
 func VisibleMount(mounts []*mountinfo.Info, target string) *mountinfo.Info {
 	target = path.Clean(target)
 	current := rootMount(mounts)
+	// The parent links come from the input. The kernel's form a tree, but
+	// crafted text can make them a cycle (1's parent is 2, 2's is 1), and
+	// following one would never end. Each mount ID is entered at most once,
+	// so the walk ends after len(mounts) steps on any input.
+	entered := map[int]bool{}
 	for current != nil {
+		entered[current.ID] = true
 		var next *mountinfo.Info
 		for _, m := range mounts {
-			if m.Parent != current.ID || m.ID == current.ID || !covers(m.Mountpoint, target) {
+			if m.Parent != current.ID || entered[m.ID] || !covers(m.Mountpoint, target) {
 				continue
 			}
 			if next == nil || len(m.Mountpoint) >= len(next.Mountpoint) {

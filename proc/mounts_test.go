@@ -48,6 +48,9 @@ func TestVisibleMount(t *testing.T) {
 		{name: "a /proc mounted over the first hides its /proc/sys", mountinfo: stacked, wantPoint: "/proc", wantRO: false},
 		{name: "mounted on top of /proc/sys again", mountinfo: stacked + "14 13 0:3 /sys /proc/sys ro - proc proc rw\n", wantPoint: "/proc/sys", wantRO: true},
 		{name: "no root mount", mountinfo: "11 10 0:2 / /proc rw - proc proc rw\n", wantNoRoot: true},
+		{name: "crafted parent cycle ends", mountinfo: "1 2 0:1 / / rw - ext4 /dev/vda rw\n2 1 0:1 / / ro - ext4 /dev/vda rw\n", wantPoint: "/", wantRO: true},
+		{name: "crafted cycle through a repeated ID ends", mountinfo: "1 0 0:1 / / rw - ext4 /dev/vda rw\n2 1 0:2 / /proc rw - proc proc rw\n" +
+			"3 2 0:2 / /proc rw - proc proc rw\n2 3 0:2 /sys /proc/sys ro - proc proc rw\n", wantPoint: "/proc", wantRO: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 )
 
 // object is one JSON object whose members crhook may not know. Editing
@@ -154,18 +155,36 @@ func checkDuplicateKeys(raw []byte) error {
 		name := tok.(string)
 		key := name
 		if !stack[top].exactKeys {
-			key = strings.ToLower(name)
+			key = foldName(name)
 		}
 		if stack[top].keys == nil {
 			stack[top].keys = map[string]struct{}{}
 		}
 		if _, dup := stack[top].keys[key]; dup {
-			return fmt.Errorf("%w %q", ErrDuplicateKey, name)
+			return fmt.Errorf("%w %s", ErrDuplicateKey, quote(name))
 		}
 		stack[top].keys[key] = struct{}{}
 		stack[top].expectKey = false
 		stack[top].lastKey = name
 	}
+}
+
+// foldName folds a member name as Go's decoder does when it matches a
+// name to a struct field: each rune becomes the smallest rune of its
+// Unicode simple-fold orbit (strings.EqualFold's relation). strings.ToLower
+// is not that: Go also matches "ſ" (U+017F) to "s", so "noNewPrivilegeſ"
+// would pass as a second noNewPrivileges, and the one that wins would
+// change when Adjust re-encodes the object in sorted order.
+func foldName(name string) string {
+	return strings.Map(func(r rune) rune {
+		for {
+			f := unicode.SimpleFold(r)
+			if f <= r {
+				return f
+			}
+			r = f
+		}
+	}, name)
 }
 
 // list decodes the array member key as raw elements (absent gives nil).

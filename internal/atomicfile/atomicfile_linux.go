@@ -120,10 +120,14 @@ func syncDir(dir string) error {
 // writers, and returns the function that releases it. A directory keeps
 // its inode across the renames WriteFile does, so it is a stable lock.
 func LockDir(dir string) (unlock func(), err error) {
-	d, err := os.Open(dir)
+	// O_DIRECTORY: a FIFO named as the directory (say a hostile --bundle)
+	// fails at once with ENOTDIR; a plain open would block until some
+	// writer opened the FIFO.
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		return nil, fmt.Errorf("lock %s: %w", dir, &os.PathError{Op: "open", Path: dir, Err: err})
 	}
+	d := os.NewFile(uintptr(fd), dir)
 	for {
 		err = unix.Flock(int(d.Fd()), unix.LOCK_EX)
 		if !errors.Is(err, unix.EINTR) {

@@ -1,0 +1,410 @@
+package atomicfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func requireRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: " + why)
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size bytes on a fresh directory and
+// unmounts it when the test ends.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	requireRoot(t, "mounts a tiny tmpfs to make a write fail with ENOSPC")
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.Itoa(size)+",mode=0755"); err != nil {
+		t.Fatalf("mount tmpfs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// fillUp writes to path until the filesystem has no room left.
+func fillUp(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, unix.ENOSPC) {
+				t.Fatalf("fill %s: %v", path, err)
+			}
+			return
+		}
+	}
+}
+
+// listing names every entry of dir with its size, so a leftover
+// temporary file or a changed file shows up.
+func listing(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, fmt.Sprintf("%s %s %d", e.Name(), info.Mode(), info.Size()))
+	}
+	return names
+}
+
+func freeBlocks(t *testing.T, dir string) uint64 {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Bfree
+}
+
+// TestWriteFileFailsCleanly injects a real ENOSPC on a 64 KiB tmpfs: the
+// original must keep its content, and nothing may be left behind, named
+// or unnamed (free space returns to what it was).
+func TestWriteFileFailsCleanly(t *testing.T) {
+	const original = `{"ociVersion":"1.0.2"}`
+	tests := []struct {
+		name string
+		// full fills the filesystem before the write; otherwise the
+		// payload runs out of room part-way.
+		full bool
+	}{
+		{name: "filesystem already full", full: true},
+		{name: "payload larger than the free space", full: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := mountTmpfs(t, 64<<10)
+			path := filepath.Join(dir, "config.json")
+			if err := os.WriteFile(path, []byte(original), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tt.full {
+				fillUp(t, filepath.Join(dir, "filler"))
+			}
+			before, free := listing(t, dir), freeBlocks(t, dir)
+
+			err := WriteFile(path, bytes.Repeat([]byte("x"), 1<<20), 0o644)
+			if !errors.Is(err, unix.ENOSPC) {
+				t.Fatalf("WriteFile on a full filesystem: err = %v, want ENOSPC", err)
+			}
+			if got, err := os.ReadFile(path); err != nil || string(got) != original {
+				t.Errorf("original changed: %q, %v", got, err)
+			}
+			if after := listing(t, dir); !slices.Equal(before, after) {
+				t.Errorf("directory changed:\nbefore %q\nafter  %q", before, after)
+			}
+			if after := freeBlocks(t, dir); after != free {
+				t.Errorf("free blocks %d before, %d after: a temporary file still holds space", free, after)
+			}
+		})
+	}
+}
+
+// TestWriteFileKeepsModeAndOwner: replacing a file keeps its mode and
+// owner, whatever perm says; a new file gets exactly perm, umask or not.
+func TestWriteFileKeepsModeAndOwner(t *testing.T) {
+	requireRoot(t, "chowns a file to another user")
+	tests := []struct {
+		name      string
+		exists    bool
+		perm      os.FileMode
+		wantMode  os.FileMode
+		wantOwner int
+	}{
+		{name: "existing file keeps 0600 and 1234:1234", exists: true, perm: 0o644, wantMode: 0o600, wantOwner: 1234},
+		{name: "new file gets perm", exists: false, perm: 0o640, wantMode: 0o640, wantOwner: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.json")
+			if tt.exists {
+				if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(path, 1234, 1234); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(path, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := WriteFile(path, []byte("new"), tt.perm); err != nil {
+				t.Fatal(err)
+			}
+			info, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := info.Sys().(*syscall.Stat_t)
+			if info.Mode() != tt.wantMode || int(st.Uid) != tt.wantOwner || int(st.Gid) != tt.wantOwner {
+				t.Errorf("mode %v owner %d:%d, want %v %d:%d", info.Mode(), st.Uid, st.Gid, tt.wantMode, tt.wantOwner, tt.wantOwner)
+			}
+			if got, _ := os.ReadFile(path); string(got) != "new" {
+				t.Errorf("content %q", got)
+			}
+		})
+	}
+}
+
+// TestWriteFileThroughSymlink: a linked config.json is updated where the
+// link points, and the link stays a link.
+func TestWriteFileThroughSymlink(t *testing.T) {
+	tests := []struct {
+		name string
+		// target returns where the link points, given the link's dir.
+		target func(t *testing.T, linkDir string) string
+		// relative makes the link relative to its directory.
+		relative bool
+	}{
+		{name: "relative link in the same directory", relative: true, target: func(_ *testing.T, d string) string { return filepath.Join(d, "real.json") }},
+		{name: "absolute link to another directory", target: func(t *testing.T, _ string) string { return filepath.Join(t.TempDir(), "real.json") }},
+		{name: "link to a link", target: func(t *testing.T, d string) string {
+			final := filepath.Join(t.TempDir(), "final.json")
+			middle := filepath.Join(d, "middle.json")
+			if err := os.WriteFile(final, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(final, middle); err != nil {
+				t.Fatal(err)
+			}
+			return middle
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			target := tt.target(t, dir)
+			if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
+				if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			link := filepath.Join(dir, "config.json")
+			dest := target
+			if tt.relative {
+				dest = filepath.Base(target)
+			}
+			if err := os.Symlink(dest, link); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteFile(link, []byte("new"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			info, err := os.Lstat(link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Mode()&os.ModeSymlink == 0 {
+				t.Fatalf("the link became a %v", info.Mode())
+			}
+			if got, err := os.Readlink(link); err != nil || got != dest {
+				t.Errorf("link points at %q (%v), want %q", got, err, dest)
+			}
+			if got, err := os.ReadFile(link); err != nil || string(got) != "new" {
+				t.Errorf("read through link: %q, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestLockDirRefusesNonDirectories: LockDir fails at once on anything
+// but a directory; a FIFO in particular must not block the open.
+func TestLockDirRefusesNonDirectories(t *testing.T) {
+	tests := []struct {
+		name    string
+		make    func(path string) error
+		wantErr error
+	}{
+		{name: "FIFO", make: func(p string) error { return unix.Mkfifo(p, 0o644) }, wantErr: unix.ENOTDIR},
+		{name: "regular file", make: func(p string) error { return os.WriteFile(p, nil, 0o644) }, wantErr: unix.ENOTDIR},
+		{name: "missing", make: func(string) error { return nil }, wantErr: os.ErrNotExist},
+		{name: "symlink loop", make: func(p string) error { return os.Symlink(filepath.Base(p), p) }, wantErr: unix.ELOOP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bundle")
+			if err := tt.make(path); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				unlock, err := LockDir(path)
+				if err == nil {
+					unlock()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("err = %v, want %v", err, tt.wantErr)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("LockDir blocked")
+			}
+		})
+	}
+}
+
+// counter is the file concurrent writers update: each adds its name.
+type counter struct {
+	Count   int      `json:"count"`
+	Writers []string `json:"writers"`
+}
+
+// increment is one writer's turn: lock, read, append, write, unlock.
+func increment(dir, name string) error {
+	unlock, err := LockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	path := filepath.Join(dir, "counter.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	var c counter
+	if err := json.Unmarshal(data, &c); err != nil {
+		return fmt.Errorf("decode %q: %w", data, err)
+	}
+	c.Count++
+	c.Writers = append(c.Writers, name)
+	out, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return WriteFile(path, out, 0o644)
+}
+
+// helperDirEnv makes the test binary one writer process of
+// TestConcurrentWriters instead of running tests.
+const helperDirEnv = "ATOMICFILE_TEST_WRITER_DIR"
+
+// TestWriterProcess is not a test: TestConcurrentWriters runs the test
+// binary with helperDirEnv set, and this takes one turn and exits.
+func TestWriterProcess(t *testing.T) {
+	dir := os.Getenv(helperDirEnv)
+	if dir == "" {
+		return
+	}
+	if err := increment(dir, "pid-"+strconv.Itoa(os.Getpid())); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// TestConcurrentWriters: writers that take LockDir never lose an update,
+// whether they are goroutines (one flock per open) or processes, and a
+// reader never sees a partial file while they run.
+func TestConcurrentWriters(t *testing.T) {
+	const writers = 20
+	tests := []struct {
+		name string
+		run  func(t *testing.T, dir string, i int) error
+	}{
+		{name: "goroutines", run: func(_ *testing.T, dir string, i int) error {
+			return increment(dir, "goroutine-"+strconv.Itoa(i))
+		}},
+		{name: "processes", run: func(t *testing.T, dir string, _ int) error {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestWriterProcess$", "-test.count=1")
+			cmd.Env = append(os.Environ(), helperDirEnv+"="+dir)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("writer process: %w: %s", err, out)
+			}
+			return nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "counter.json")
+			if err := os.WriteFile(path, []byte(`{"count":0,"writers":[]}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			readerErr := make(chan error, 1)
+			go func() { readerErr <- readUntil(path, stop) }()
+
+			var wg sync.WaitGroup
+			errs := make([]error, writers)
+			for i := range writers {
+				wg.Go(func() { errs[i] = tt.run(t, dir, i) })
+			}
+			wg.Wait()
+			close(stop)
+			if err := errors.Join(append(errs, <-readerErr)...); err != nil {
+				t.Fatal(err)
+			}
+
+			var c counter
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &c); err != nil {
+				t.Fatalf("final content is not valid: %v: %q", err, data)
+			}
+			slices.Sort(c.Writers)
+			if c.Count != writers || len(slices.Compact(c.Writers)) != writers {
+				t.Errorf("count %d with %d distinct writers, want %d: an update was lost", c.Count, len(c.Writers), writers)
+			}
+			if got := listing(t, dir); len(got) != 1 {
+				t.Errorf("leftover files: %q", got)
+			}
+		})
+	}
+}
+
+// readUntil reads path over and over until stop closes, failing on any
+// content that is not a whole counter.
+func readUntil(path string, stop <-chan struct{}) error {
+	for {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("reader: %w", err)
+		}
+		var c counter
+		if err := json.Unmarshal(data, &c); err != nil {
+			return fmt.Errorf("reader saw a partial file %q: %w", data, err)
+		}
+	}
+}
