@@ -30,16 +30,35 @@ if [ -z "$targets" ]; then
 	exit 1
 fi
 
+# deadline_race LOG: the run failed only because Go 1.26's fuzz coordinator
+# reported its own -fuzztime deadline as an error (go.dev/issue/75804). A
+# real finding always says "Failing input written to"; anything else but
+# that one bare message is a real failure.
+deadline_race() {
+	grep -q 'context deadline exceeded' "$1" || return 1
+	grep -q 'Failing input written' "$1" && return 1
+	[ "$(grep -c -e '^--- FAIL' "$1")" = 1 ] || return 1
+	! grep -q -e 'panic:' -e '_test.go:[0-9]' "$1"
+}
+
 failed=""
 count=0
 echo "$targets" | {
 	while read -r pkg name; do
 		count=$((count + 1))
 		echo "fuzz: $name in ./$pkg for $fuzztime"
-		if ! "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" \
-			-fuzzminimizetime "$minimizetime" "./$pkg"; then
+		log=$(mktemp)
+		if "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" \
+			-fuzzminimizetime "$minimizetime" "./$pkg" >"$log" 2>&1; then
+			cat "$log"
+		elif deadline_race "$log"; then
+			cat "$log"
+			echo "fuzz: $name: the fuzztime deadline raced a worker (go.dev/issue/75804, fixed in Go 1.27); no failing input was found, so this counts as a pass"
+		else
+			cat "$log"
 			failed="$failed ./$pkg:$name"
 		fi
+		rm -f "$log"
 	done
 	if [ -n "$failed" ]; then
 		echo "fuzz: FAILED:$failed (inputs saved under testdata/fuzz/)" >&2
