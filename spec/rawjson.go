@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -105,68 +105,12 @@ var ErrDuplicateKey = errors.New("duplicate key")
 // mapMembers are the spec members that decode into Go maps, whose keys
 // are compared exactly; every other object decodes into a struct, whose
 // member names Go matches without regard to case.
-var mapMembers = map[string]bool{
-	"annotations": true, "sysctl": true, "unified": true, "rdma": true, "netDevices": true,
-}
+var mapMembers = []string{"annotations", "sysctl", "unified", "rdma", "netDevices"}
 
-// checkDuplicateKeys walks raw and fails on the first object that repeats
-// a member name.
-func checkDuplicateKeys(raw []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	type frame struct {
-		keys      map[string]struct{}
-		isObject  bool
-		exactKeys bool
-		expectKey bool
-		lastKey   string
-	}
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		top := len(stack) - 1
-		if d, ok := tok.(json.Delim); ok {
-			switch d {
-			case '{', '[':
-				exact := false
-				if top >= 0 && stack[top].isObject {
-					stack[top].expectKey = true
-					exact = mapMembers[stack[top].lastKey]
-				}
-				stack = append(stack, frame{isObject: d == '{', exactKeys: exact, expectKey: true})
-			case '}', ']':
-				stack = stack[:top]
-			}
-			continue
-		}
-		if top < 0 || !stack[top].isObject {
-			continue
-		}
-		if !stack[top].expectKey {
-			stack[top].expectKey = true
-			continue
-		}
-		name := tok.(string)
-		key := name
-		if !stack[top].exactKeys {
-			key = foldName(name)
-		}
-		if stack[top].keys == nil {
-			stack[top].keys = map[string]struct{}{}
-		}
-		if _, dup := stack[top].keys[key]; dup {
-			return fmt.Errorf("%w %s", ErrDuplicateKey, quote(name))
-		}
-		stack[top].keys[key] = struct{}{}
-		stack[top].expectKey = false
-		stack[top].lastKey = name
-	}
+// isMapMember reports whether member name (matched as Go's decoder
+// matches it to a field) holds a map.
+func isMapMember(name string) bool {
+	return slices.ContainsFunc(mapMembers, func(m string) bool { return strings.EqualFold(m, name) })
 }
 
 // foldName folds a member name as Go's decoder does when it matches a
