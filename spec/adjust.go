@@ -49,7 +49,7 @@ type Result struct {
 // crhook does not know survive. A spec that did not opt in comes back
 // unchanged. Adjusting an adjusted spec changes nothing.
 func Adjust(raw []byte, opts Options) (Result, error) {
-	s, err := Parse(raw)
+	root, s, err := parseSpec(raw)
 	if err != nil {
 		return Result{}, err
 	}
@@ -73,10 +73,7 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 	if s.Process == nil {
 		return Result{Request: req, Output: raw}, BadInput(errors.New("spec has no process"))
 	}
-	e := editor{spec: s, policy: opts.Policy}
-	if e.root, err = decodeObject(raw); err != nil {
-		return Result{}, BadInput(fmt.Errorf("parse spec: %w", err))
-	}
+	e := editor{spec: s, policy: opts.Policy, root: root}
 	steps := []func() error{
 		e.procSys,
 		func() error { return e.capabilities(req.Profile.Capabilities()) },
@@ -110,11 +107,15 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 // writes went through object.get, which refuses a name already present in
 // another letter case.
 func checkGranted(out []byte, req Request) error {
-	var s specs.Spec
-	if err := json.Unmarshal(out, &s); err != nil {
+	root, err := decodeObject(out)
+	if err != nil {
 		return fmt.Errorf("adjusted spec: %w", err)
 	}
-	if err := Verify(&s, req, Host{CapLastCap: CapCheckpointRestoreNumber}); err != nil {
+	s, err := decideOn(root)
+	if err != nil {
+		return fmt.Errorf("adjusted spec: %w", err)
+	}
+	if err := Verify(s, req, Host{CapLastCap: CapCheckpointRestoreNumber}); err != nil {
 		return BadInput(fmt.Errorf("adjusted spec still fails its checks (is a member spelled in another letter case?): %w", err))
 	}
 	return nil

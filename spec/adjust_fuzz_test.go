@@ -242,20 +242,28 @@ func checkAdjust(t *testing.T, raw []byte, opts Options) (Result, error) {
 // re-encoded (a key repeated in another spelling) show up here.
 func checkUntouched(t *testing.T, raw, output []byte) {
 	t.Helper()
-	before, after := withoutEdits(t, raw), withoutEdits(t, output)
+	before, errBefore := withoutEdits(raw)
+	after, errAfter := withoutEdits(output)
+	if errBefore != nil || errAfter != nil {
+		// A member crhook does not decide on has the wrong type: Parse
+		// leaves that to the runtime, which must reject both alike.
+		if (errBefore == nil) != (errAfter == nil) {
+			t.Fatalf("Go's decoder reads the input (%v) and the output (%v) differently", errBefore, errAfter)
+		}
+		return
+	}
 	if !reflect.DeepEqual(before, after) {
 		t.Fatalf("Adjust changed members it does not edit\nbefore: %s\nafter:  %s", encode(t, before), encode(t, after))
 	}
 }
 
-// withoutEdits parses raw and clears what Adjust may edit: the capability
-// sets, crhook's annotations and hooks, /proc/sys in linux.readonlyPaths
-// and clone3 in seccomp rules.
-func withoutEdits(t *testing.T, raw []byte) *specs.Spec {
-	t.Helper()
-	s, err := Parse(raw)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
+// withoutEdits decodes all of raw as runc does and clears what Adjust may
+// edit: the capability sets, crhook's annotations and hooks, /proc/sys in
+// linux.readonlyPaths and clone3 in seccomp rules.
+func withoutEdits(raw []byte) (*specs.Spec, error) {
+	s := &specs.Spec{}
+	if err := json.Unmarshal(raw, s); err != nil {
+		return nil, err
 	}
 	if s.Process != nil {
 		s.Process.Capabilities = nil
@@ -287,7 +295,7 @@ func withoutEdits(t *testing.T, raw []byte) *specs.Spec {
 		}
 		s.Linux = zeroToNil(s.Linux)
 	}
-	return s
+	return s, nil
 }
 
 func nilIfEmpty[T any](list []T) []T {

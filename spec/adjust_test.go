@@ -161,8 +161,9 @@ func TestAdjust(t *testing.T) {
 			}
 			assertExtensionKept(t, res.Output)
 			if tt.wantHooks {
+				full := decodeFull(t, res.Output)
 				for stage, h := range tt.opts.Hooks {
-					if !slices.ContainsFunc(hooksOf(out, stage), func(got specs.Hook) bool { return sameHook(got, h) }) {
+					if !slices.ContainsFunc(hooksOf(full, stage), func(got specs.Hook) bool { return sameHook(got, h) }) {
 						t.Errorf("hook %s not registered", stage)
 					}
 				}

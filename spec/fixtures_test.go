@@ -100,3 +100,14 @@ func withExtension(t testing.TB, raw []byte) []byte {
 	}
 	return encode(t, m)
 }
+
+// decodeFull decodes every member the way runc does, for assertions on
+// members Parse leaves out (hooks, hostname, ...).
+func decodeFull(t testing.TB, raw []byte) *specs.Spec {
+	t.Helper()
+	var s specs.Spec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}

@@ -396,7 +396,7 @@ func stdinCases(stage string) []badCase {
 		{name: "not JSON", setup: withStdin(text("runc create --bundle /x")), wantCode: 2, wantErr: "not a JSON object"},
 		{name: "binary junk", setup: withStdin(text("\x00\xff\xfe\x1b[2J")), wantCode: 2, wantErr: "not a JSON object"},
 		{name: "JSON with a byte-order mark", setup: withStdin(text("\xef\xbb\xbf{}")), wantCode: 2, wantErr: "not a JSON object"},
-		{name: "truncated JSON", setup: withStdin(text(`{"ociVersion":"1.0.2","id":"c","status":"creat`)), wantCode: 2, wantErr: "unexpected EOF"},
+		{name: "truncated JSON", setup: withStdin(text(`{"ociVersion":"1.0.2","id":"c","status":"creat`)), wantCode: 2, wantErr: "unexpected end of JSON input"},
 		{name: "JSON array", setup: withStdin(text(`[{"id":"x"}]`)), wantCode: 2, wantErr: "not a JSON object"},
 		{name: "JSON string", setup: withStdin(text(`"{\"id\":\"x\"}"`)), wantCode: 2, wantErr: "not a JSON object"},
 		{name: "wrong types", setup: withStdin(text(wrongTypes)), wantCode: 2, wantErr: "cannot unmarshal"},
