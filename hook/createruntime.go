@@ -14,13 +14,9 @@ import (
 // runtime read config.json already, so this stage can only refuse, never
 // fix. Containers that did not opt in return at once.
 func CreateRuntime(env Env) (Outcome, error) {
-	st, err := readState(env)
-	if err != nil {
-		return Outcome{}, err
-	}
-	out := Outcome{Container: st.ID}
-	if !spec.OptedIn(st.Annotations) {
-		return out, nil
+	st, out, proceed, err := readCheckState(env)
+	if err != nil || !proceed {
+		return out, err
 	}
 	raw, err := readBundleConfig(st.Bundle)
 	if err != nil {
@@ -34,7 +30,7 @@ func CreateRuntime(env Env) (Outcome, error) {
 	if err != nil || !req.OptedIn {
 		return out, err
 	}
-	out.OptedIn, out.Profile = true, string(req.Profile)
+	out.granted(req)
 	last, err := capability.LastCap()
 	if err != nil {
 		return out, fmt.Errorf("read the kernel's last capability: %w", err)

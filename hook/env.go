@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/crhook/crhook/config"
+	"github.com/crhook/crhook/spec"
 )
 
 // Limits on what a stage reads from stdin or a bundle. A real spec is
@@ -30,4 +31,9 @@ type Outcome struct {
 	Changes   []string
 	// Warning is set when the stage passed but something deserves a look.
 	Warning string
+}
+
+// granted records the request the stage acts on.
+func (o *Outcome) granted(req spec.Request) {
+	o.OptedIn, o.Profile = req.OptedIn, string(req.Profile)
 }

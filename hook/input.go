@@ -59,3 +59,14 @@ func readBundleConfig(bundle string) ([]byte, error) {
 func inputError(what string, err error) error {
 	return spec.BadInput(fmt.Errorf("%s: %w", what, err))
 }
+
+// readCheckState reads the state for a check stage. proceed is false for
+// a container that did not opt in: the stage returns at once.
+func readCheckState(env Env) (st *specs.State, out Outcome, proceed bool, err error) {
+	st, err = readState(env)
+	if err != nil {
+		return nil, Outcome{}, false, err
+	}
+	out = Outcome{Container: st.ID}
+	return st, out, spec.OptedIn(st.Annotations), nil
+}

@@ -53,7 +53,8 @@ func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {
 	opts.Hooks = Hooks(env.Self, env.Config)
 	opts.Indent = true
 	res, err := spec.Adjust(raw, opts)
-	out := Outcome{OptedIn: res.Request.OptedIn, Profile: string(res.Request.Profile), Changes: res.Changes}
+	out := Outcome{Changes: res.Changes}
+	out.granted(res.Request)
 	if err != nil || !res.Changed {
 		return out, err
 	}

@@ -29,13 +29,9 @@ var (
 // under every runtime. A pidfd taken before the checks makes sure the
 // signal reaches that process and never one that reused its PID.
 func Poststart(env Env) (Outcome, error) {
-	st, err := readState(env)
-	if err != nil {
-		return Outcome{}, err
-	}
-	out := Outcome{Container: st.ID}
-	if !spec.OptedIn(st.Annotations) {
-		return out, nil
+	st, out, proceed, err := readCheckState(env)
+	if err != nil || !proceed {
+		return out, err
 	}
 	if st.Pid == 0 {
 		return out, spec.BadInput(fmt.Errorf("state of container %s has no pid", st.ID))
@@ -44,7 +40,7 @@ func Poststart(env Env) (Outcome, error) {
 	if err != nil || !req.OptedIn {
 		return out, err
 	}
-	out.OptedIn, out.Profile = true, string(req.Profile)
+	out.granted(req)
 	pidfd, pidfdErr := unix.PidfdOpen(st.Pid, 0)
 	if errors.Is(pidfdErr, unix.ESRCH) {
 		out.Warning = fmt.Sprintf("process %d exited before it could be checked", st.Pid)

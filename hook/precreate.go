@@ -22,7 +22,8 @@ func Precreate(env Env) (Outcome, error) {
 	if adjustErr != nil && res.Output == nil {
 		return Outcome{}, adjustErr
 	}
-	out := Outcome{OptedIn: res.Request.OptedIn, Profile: string(res.Request.Profile), Changes: res.Changes}
+	out := Outcome{Changes: res.Changes}
+	out.granted(res.Request)
 	if adjustErr != nil {
 		out.Warning = "passed through unchanged; createRuntime will refuse: " + adjustErr.Error()
 	}

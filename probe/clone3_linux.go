@@ -2,6 +2,8 @@ package probe
 
 import (
 	"fmt"
+	"io"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -52,14 +54,30 @@ func newExecArgs(path string, argv, envv []string, stdout int) (*execArgs, error
 // cloneAt creates a child at pid in the caller's PID namespace with
 // clone3 set_tid. The child execs ex, or exits at once when ex is nil.
 // It returns the pid clone3 reported.
+func cloneAt(pid int, ex *execArgs) (int, error) {
+	return cloneChild(pid, true, ex)
+}
+
+// cloneNext creates a child with clone3 and no set_tid, so it gets the
+// next PID the kernel hands out. The child execs ex when that PID is
+// want and ex is set; otherwise it exits at once. It returns the child's
+// PID.
+func cloneNext(want int, ex *execArgs) (int, error) {
+	return cloneChild(want, false, ex)
+}
+
+// cloneChild is clone3 for both: with setTID the kernel places the child
+// at want, without it the child gets the next PID. A child whose PID is
+// want execs ex; any other child, or every child when ex is nil, exits at
+// once.
 //
 //go:norace
-func cloneAt(pid int, ex *execArgs) (int, error) {
-	tid := int32(pid)
-	args := cloneArgs{
-		exitSignal: uint64(unix.SIGCHLD),
-		setTID:     uint64(uintptr(unsafe.Pointer(&tid))),
-		setTIDSize: 1,
+func cloneChild(want int, setTID bool, ex *execArgs) (int, error) {
+	tid := int32(want)
+	args := cloneArgs{exitSignal: uint64(unix.SIGCHLD)}
+	if setTID {
+		args.setTID = uint64(uintptr(unsafe.Pointer(&tid)))
+		args.setTIDSize = 1
 	}
 	var path, argv, envp uintptr
 	stdout := -1
@@ -71,8 +89,10 @@ func cloneAt(pid int, ex *execArgs) (int, error) {
 	}
 	r1, _, errno := unix.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args), 0)
 	if errno == 0 && r1 == 0 {
-		// In the child: only raw system calls from here on.
-		if path == 0 {
+		// In the child: a copy of one thread of a Go program, which must
+		// not allocate or take locks. Only raw system calls from here on.
+		self, _, _ := unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
+		if path == 0 || int(self) != want {
 			unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
 		}
 		if stdout >= 0 {
@@ -85,6 +105,21 @@ func cloneAt(pid int, ex *execArgs) (int, error) {
 		return 0, errno
 	}
 	return int(r1), nil
+}
+
+// parsePIDArgs reads the numbers a tree parent gets as arguments. On a bad
+// one it says so on w, where the caller reads the parent's report.
+func parsePIDArgs(args []string, w io.Writer) ([]int, bool) {
+	nums := make([]int, 0, len(args))
+	for _, a := range args {
+		n, err := strconv.Atoi(a)
+		if err != nil {
+			fmt.Fprintf(w, "bad number %q", a)
+			return nil, false
+		}
+		nums = append(nums, n)
+	}
+	return nums, true
 }
 
 // reap waits for pid and returns its exit status.

@@ -8,9 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // CycleTreeChildArg is the argument that makes the program the parent of
@@ -77,41 +74,6 @@ func cycleOne(want, limit int, ex *execArgs) (Placement, int) {
 	return p, limit
 }
 
-// cloneNext creates a child with clone3 and no set_tid, so it gets the
-// next PID the kernel hands out. The child execs ex when that PID is
-// want and ex is set; otherwise it exits at once. It returns the child's
-// PID.
-//
-//go:norace
-func cloneNext(want int, ex *execArgs) (int, error) {
-	args := cloneArgs{exitSignal: uint64(unix.SIGCHLD)}
-	var path, argv, envp uintptr
-	stdout := -1
-	if ex != nil {
-		path = uintptr(unsafe.Pointer(ex.path))
-		argv = uintptr(unsafe.Pointer(&ex.argv[0]))
-		envp = uintptr(unsafe.Pointer(&ex.envp[0]))
-		stdout = ex.stdout
-	}
-	r1, _, errno := unix.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args), 0)
-	if errno == 0 && r1 == 0 {
-		// In the child: only raw system calls from here on.
-		self, _, _ := unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
-		if path == 0 || int(self) != want {
-			unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
-		}
-		if stdout >= 0 {
-			unix.RawSyscall(unix.SYS_DUP3, uintptr(stdout), 1, 0)
-		}
-		unix.RawSyscall(unix.SYS_EXECVE, path, argv, envp)
-		unix.RawSyscall(unix.SYS_EXIT_GROUP, 127, 0, 0)
-	}
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(r1), nil
-}
-
 // CycleTree is PlaceTree by PID cycling: it reaches pids[0] by cycling
 // and execs self there, and self reaches pids[1:] under itself the same
 // way (see CycleTreeChildArg). limit is as for Cycle. It returns the tree
@@ -162,14 +124,9 @@ func CycleTree(self string, pids []int, limit int) (Tree, int, error) {
 // the PIDs to reach. It prints a CycledChildren as JSON and returns 0
 // when every child landed.
 func RunCycleTreeParent(args []string, stdout io.Writer) int {
-	nums := make([]int, 0, len(args))
-	for _, a := range args {
-		n, err := strconv.Atoi(a)
-		if err != nil {
-			fmt.Fprintf(stdout, "bad number %q", a)
-			return 2
-		}
-		nums = append(nums, n)
+	nums, ok := parsePIDArgs(args, stdout)
+	if !ok {
+		return 2
 	}
 	if len(nums) < 2 {
 		fmt.Fprintf(stdout, "want LIMIT PID..., got %d numbers", len(nums))

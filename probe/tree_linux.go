@@ -84,14 +84,9 @@ func PlaceTree(self string, pids []int) (Tree, error) {
 // RunTreeParent is the parent side: place children at the PIDs in args,
 // print the placements as JSON and exit 0 when all landed.
 func RunTreeParent(args []string, stdout io.Writer) int {
-	pids := make([]int, 0, len(args))
-	for _, a := range args {
-		n, err := strconv.Atoi(a)
-		if err != nil {
-			fmt.Fprintf(stdout, "bad pid %q", a)
-			return 2
-		}
-		pids = append(pids, n)
+	pids, ok := parsePIDArgs(args, stdout)
+	if !ok {
+		return 2
 	}
 	placed, _ := Place(pids)
 	if err := json.NewEncoder(stdout).Encode(placed); err != nil {

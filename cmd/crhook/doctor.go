@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/crhook/crhook/doctor"
@@ -24,15 +22,8 @@ func doctorCommand(args []string, _ io.Reader, stdout io.Writer) error {
 		return err
 	}
 	report := doctor.Run(doctor.Options{Install: opts})
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(report)
-	} else {
-		err = report.WriteText(stdout)
-	}
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
+	if err := writeReport(stdout, *asJSON, report); err != nil {
+		return err
 	}
 	if !report.Ready {
 		return errNotReady

@@ -50,15 +50,8 @@ func verifyCommand(args []string, _ io.Reader, stdout io.Writer) error {
 	}
 	opts.Self = exe
 	report := verify.Run(opts)
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(report)
-	} else {
-		err = report.WriteText(stdout)
-	}
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
+	if err := writeReport(stdout, *asJSON, report); err != nil {
+		return err
 	}
 	if !report.OK {
 		return errVerifyFailed{report.Summary}
@@ -84,6 +77,25 @@ func parsePIDs(list string) ([]int, error) {
 		return nil, spec.BadInput(fmt.Errorf("--pids: more than %d PIDs", maxDrill))
 	}
 	return pids, nil
+}
+
+// textReport is a report that prints itself for a person.
+type textReport interface{ WriteText(io.Writer) error }
+
+// writeReport prints a command's report as indented JSON or as text.
+func writeReport(w io.Writer, asJSON bool, report textReport) error {
+	var err error
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(report)
+	} else {
+		err = report.WriteText(w)
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
 }
 
 // internal runs the helper modes verify starts crhook in; it reports
