@@ -35,7 +35,9 @@ func main() {
 		name = runtimeName
 		run = func(args []string, _ io.Reader, _ io.Writer) error { return runShim(args, "", "") }
 	} else if len(os.Args) > 1 {
-		name += " " + os.Args[1]
+		if _, known := commands()[os.Args[1]]; known {
+			name += " " + os.Args[1]
+		}
 	}
 	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %s\n", name, hook.OneLine(err))
