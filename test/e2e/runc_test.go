@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -224,4 +225,55 @@ func testPoststartKillsContainerWithoutCap(t *testing.T, rt ociRuntime) {
 		t.Fatalf("the container must be stopped at poststart: %s", r)
 	}
 	assertRefusal(t, rt, r, logPath, "poststart", "lacks CAP_CHECKPOINT_RESTORE")
+}
+
+// TestConcurrentPatch: patches racing on one bundle serialize on the
+// bundle's lock. The file ends valid and patched once (one hook of each
+// stage, not one per run), and its mode and owner are kept.
+func TestConcurrentPatch(t *testing.T) {
+	b := newBundle(t, "true")
+	if err := os.Chmod(b.ConfigPath(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(b.ConfigPath(), 1234, 1234); err != nil {
+		t.Fatal(err)
+	}
+	const runs = 8
+	results := make([]result, runs)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runNoFatal(crhookBin, "patch", "--bundle", b.Dir)
+		}()
+	}
+	wg.Wait()
+	changed := 0
+	for i, r := range results {
+		if r.Code != 0 {
+			t.Fatalf("patch %d: %s", i, r)
+		}
+		if !strings.Contains(r.Stdout, "nothing changed") {
+			changed++
+		}
+	}
+	if changed != 1 {
+		t.Errorf("%d runs changed the file, want exactly 1", changed)
+	}
+	s := b.Spec(t)
+	if s.Hooks == nil || len(s.Hooks.CreateRuntime) != 1 || len(s.Hooks.Poststart) != 1 {
+		t.Fatalf("hooks: %+v", s.Hooks)
+	}
+	if !slices.Contains(s.Process.Capabilities.Ambient, spec.CapCheckpointRestore) {
+		t.Fatal("not patched")
+	}
+	info, err := os.Stat(b.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := info.Sys().(*syscall.Stat_t)
+	if info.Mode().Perm() != 0o600 || st.Uid != 1234 || st.Gid != 1234 {
+		t.Errorf("mode %v owner %d:%d, want 0600 1234:1234", info.Mode().Perm(), st.Uid, st.Gid)
+	}
 }
