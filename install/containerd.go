@@ -26,12 +26,7 @@ const (
 func Containerd(o Options, uninstall bool) (Plan, error) {
 	path := orDefault(o.EngineConfig, DefaultContainerdConfig)
 	p := Plan{Engine: "containerd"}
-	if !uninstall {
-		if err := o.validate(); err != nil {
-			return p, err
-		}
-	}
-	current, err := readExisting(o.onHost(path))
+	current, err := o.engineFile(path, uninstall)
 	if err != nil {
 		return p, err
 	}

@@ -14,12 +14,7 @@ const DefaultDockerConfig = "/etc/docker/daemon.json"
 func Docker(o Options, uninstall bool) (Plan, error) {
 	path := orDefault(o.EngineConfig, DefaultDockerConfig)
 	p := Plan{Engine: "docker"}
-	if !uninstall {
-		if err := o.validate(); err != nil {
-			return p, err
-		}
-	}
-	current, err := readExisting(o.onHost(path))
+	current, err := o.engineFile(path, uninstall)
 	if err != nil {
 		return p, err
 	}

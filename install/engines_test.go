@@ -32,24 +32,9 @@ func TestDockerDaemonJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := testOptions(t)
-			if tt.existing != "" {
-				if err := os.WriteFile(o.EngineConfig, []byte(tt.existing), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			plan, err := Docker(o, false)
-			if tt.wantErr {
-				if err == nil {
-					t.Fatal("want an error")
-				}
+			o, ok := installOver(t, tt.existing, 0o600, Docker, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := plan.Apply(io.Discard); err != nil {
-				t.Fatal(err)
 			}
 			got := readJSON(t, o.EngineConfig)
 			runtimes := got["runtimes"].(map[string]any)
@@ -94,6 +79,33 @@ func TestDockerDaemonJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+// installOver writes existing (if any) as the engine's config with mode,
+// then installs with engine. ok is false when the install failed as
+// wantErr says it must, and the case is done.
+func installOver(t *testing.T, existing string, mode os.FileMode, engine func(Options, bool) (Plan, error), wantErr bool) (o Options, ok bool) {
+	t.Helper()
+	o = testOptions(t)
+	if existing != "" {
+		if err := os.WriteFile(o.EngineConfig, []byte(existing), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan, err := engine(o, false)
+	if wantErr {
+		if err == nil {
+			t.Fatal("want an error")
+		}
+		return o, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Apply(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	return o, true
 }
 
 func readJSON(t *testing.T, path string) map[string]any {
@@ -144,24 +156,9 @@ root = "/var/lib/containerd"
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := testOptions(t)
-			if tt.existing != "" {
-				if err := os.WriteFile(o.EngineConfig, []byte(tt.existing), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			plan, err := Containerd(o, false)
-			if tt.wantErr {
-				if err == nil {
-					t.Fatal("want an error")
-				}
+			o, ok := installOver(t, tt.existing, 0o644, Containerd, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := plan.Apply(io.Discard); err != nil {
-				t.Fatal(err)
 			}
 			data, err := os.ReadFile(o.EngineConfig)
 			if err != nil {

@@ -42,6 +42,18 @@ type Options struct {
 	Binary string
 }
 
+// engineFile reads the engine config a merge starts from (nil when it
+// does not exist), checking the options first unless uninstalling, which
+// needs no crhook paths.
+func (o Options) engineFile(path string, uninstall bool) ([]byte, error) {
+	if !uninstall {
+		if err := o.validate(); err != nil {
+			return nil, err
+		}
+	}
+	return readExisting(o.onHost(path))
+}
+
 // onHost maps a host path to where this process reaches it.
 func (o Options) onHost(path string) string {
 	if o.HostRoot == "" {

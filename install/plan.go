@@ -75,16 +75,22 @@ func (p Plan) pending() ([]Change, error) {
 	return out, nil
 }
 
+// pendingOrSay returns the pending changes, saying so on w when there
+// are none.
+func (p Plan) pendingOrSay(w io.Writer) ([]Change, error) {
+	changes, err := p.pending()
+	if err == nil && len(changes) == 0 {
+		fmt.Fprintf(w, "crhook %s: nothing to change\n", p.Engine)
+	}
+	return changes, err
+}
+
 // Apply writes the plan. Each file is replaced atomically, keeping the
 // mode and owner of an existing file.
 func (p Plan) Apply(w io.Writer) error {
-	changes, err := p.pending()
-	if err != nil {
+	changes, err := p.pendingOrSay(w)
+	if err != nil || len(changes) == 0 {
 		return err
-	}
-	if len(changes) == 0 {
-		fmt.Fprintf(w, "crhook %s: nothing to change\n", p.Engine)
-		return nil
 	}
 	for _, c := range changes {
 		if err := applyChange(c); err != nil {
@@ -129,13 +135,9 @@ func applyChange(c Change) error {
 
 // DryRun prints what Apply would do, with each new file's content.
 func (p Plan) DryRun(w io.Writer) error {
-	changes, err := p.pending()
-	if err != nil {
+	changes, err := p.pendingOrSay(w)
+	if err != nil || len(changes) == 0 {
 		return err
-	}
-	if len(changes) == 0 {
-		fmt.Fprintf(w, "crhook %s: nothing to change\n", p.Engine)
-		return nil
 	}
 	for _, c := range changes {
 		switch {
