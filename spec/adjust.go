@@ -357,10 +357,7 @@ func (e *editor) editLinux(edit func(linux object) error) error {
 }
 
 func (e *editor) encode(indent bool) ([]byte, error) {
-	out, err := marshal(e.root)
-	if err != nil {
-		return nil, fmt.Errorf("encode spec: %w", err)
-	}
+	out := e.root.encode()
 	if !indent {
 		return out, nil
 	}

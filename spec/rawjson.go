@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode"
@@ -60,12 +61,35 @@ func (o object) child(key string) (object, error) {
 
 // set stores v, encoded, as member key.
 func (o object) set(key string, v any) error {
+	if child, ok := v.(object); ok {
+		o[key] = child.encode()
+		return nil
+	}
 	b, err := marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
 	o[key] = b
 	return nil
+}
+
+// encode writes o with its members sorted by name, as encoding/json
+// orders map keys, and each member's value as the bytes it holds: a member
+// crhook did not touch keeps its exact text, and nothing is re-scanned.
+func (o object) encode() json.RawMessage {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, key := range slices.Sorted(maps.Keys(o)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		name, _ := marshal(key) // a string always encodes
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(o[key])
+	}
+	b.WriteByte('}')
+	return b.Bytes()
 }
 
 // strings decodes the string array member key (absent or null gives nil).
