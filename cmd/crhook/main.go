@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/crhook/crhook/hook"
+	"github.com/crhook/crhook/probe"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -26,7 +27,7 @@ const (
 )
 
 func main() {
-	if code, ok := internal(os.Args[1:]); ok {
+	if code, ok := probe.RunChild(os.Args[1:], os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
 	name := "crhook"

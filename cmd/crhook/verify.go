@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/crhook/crhook/probe"
 	"github.com/crhook/crhook/spec"
 	"github.com/crhook/crhook/verify"
 )
@@ -96,23 +95,4 @@ func writeReport(w io.Writer, asJSON bool, report textReport) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
-}
-
-// internal runs the helper modes verify starts crhook in; it reports
-// whether args named one.
-func internal(args []string) (int, bool) {
-	if len(args) == 0 {
-		return 0, false
-	}
-	switch args[0] {
-	case probe.TreeChildArg:
-		return probe.RunTreeParent(args[1:], os.Stdout), true
-	case probe.MountProcArg:
-		if err := probe.MountProc(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1, true
-		}
-		return 0, true
-	}
-	return 0, false
 }

@@ -46,11 +46,10 @@ func internal(args []string) (int, bool) {
 	if len(args) == 0 {
 		return 0, false
 	}
+	if code, ok := probe.RunChild(args, os.Stdout, os.Stderr); ok {
+		return code, true
+	}
 	switch args[0] {
-	case probe.TreeChildArg:
-		return probe.RunTreeParent(args[1:], os.Stdout), true
-	case probe.CycleTreeChildArg:
-		return probe.RunCycleTreeParent(args[1:], os.Stdout), true
 	case bench.PIDNamespaceArg:
 		if err := bench.RunPIDNamespace(args[1:], os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintf(os.Stderr, "pid namespace: %v\n", err)
