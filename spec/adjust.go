@@ -264,18 +264,13 @@ func (e *editor) annotations(want map[string]string) error {
 	}
 	changed := false
 	for _, key := range []string{AnnotationRestore, AnnotationProfile} {
-		raw, ok, err := current.get(key)
+		var have string
+		ok, err := current.decode(key, &have)
 		if err != nil {
 			return fmt.Errorf("annotations: %w", err)
 		}
-		if ok {
-			var have string
-			if err := json.Unmarshal(raw, &have); err != nil {
-				return fmt.Errorf("annotations: %w", err)
-			}
-			if have == want[key] {
-				continue
-			}
+		if ok && have == want[key] {
+			continue
 		}
 		if err := current.set(key, want[key]); err != nil {
 			return err

@@ -65,15 +65,8 @@ func decideOn(root object) (*specs.Spec, error) {
 // destination, refusing a name spelled in another letter case.
 func decodeMembers(o object, into map[string]any) error {
 	for key, dst := range into {
-		raw, ok, err := o.get(key)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		if err := json.Unmarshal(raw, dst); err != nil {
-			return BadInput(fmt.Errorf("parse spec: %s: %w", key, err))
+		if _, err := o.decode(key, dst); err != nil {
+			return BadInput(fmt.Errorf("parse spec: %w", err))
 		}
 	}
 	return nil

@@ -92,19 +92,24 @@ func (o object) encode() json.RawMessage {
 	return b.Bytes()
 }
 
+// decode decodes member key into dst when it is present, and reports
+// whether it was.
+func (o object) decode(key string, dst any) (bool, error) {
+	raw, ok, err := o.get(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return true, fmt.Errorf("%s: %w", key, err)
+	}
+	return true, nil
+}
+
 // strings decodes the string array member key (absent or null gives nil).
 func (o object) strings(key string) ([]string, error) {
 	var list []string
-	raw, ok, err := o.get(key)
-	if err != nil {
-		return nil, err
-	}
-	if ok {
-		if err := json.Unmarshal(raw, &list); err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
-		}
-	}
-	return list, nil
+	_, err := o.decode(key, &list)
+	return list, err
 }
 
 // marshal encodes v without escaping <, > and &, so strings crhook passes
@@ -158,14 +163,6 @@ func foldName(name string) string {
 // list decodes the array member key as raw elements (absent gives nil).
 func (o object) list(key string) ([]json.RawMessage, error) {
 	var elems []json.RawMessage
-	raw, ok, err := o.get(key)
-	if err != nil {
-		return nil, err
-	}
-	if ok {
-		if err := json.Unmarshal(raw, &elems); err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
-		}
-	}
-	return elems, nil
+	_, err := o.decode(key, &elems)
+	return elems, err
 }
