@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/crhook/crhook/probe"
+	"github.com/crhook/crhook/internal/probe"
 )
 
 // PIDNamespaceArg makes the benchmark program the init of figure 3's

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/crhook/crhook/probe"
+	"github.com/crhook/crhook/internal/probe"
 )
 
 // seedCycleRate is what the seed measured for PID cycling, in PIDs per

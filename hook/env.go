@@ -3,7 +3,7 @@ package hook
 import (
 	"io"
 
-	"github.com/crhook/crhook/config"
+	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/spec"
 )
 

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crhook/crhook/config"
+	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/spec"
 )
 

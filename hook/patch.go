@@ -7,8 +7,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/crhook/crhook/config"
 	"github.com/crhook/crhook/internal/atomicfile"
+	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/spec"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/crhook/crhook/proc"
+	"github.com/crhook/crhook/internal/proc"
 	"github.com/crhook/crhook/spec"
 )
 

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"io"
 
-	"github.com/crhook/crhook/doctor"
+	"github.com/crhook/crhook/internal/doctor"
 )
 
 // errNotReady is doctor's exit 1.

@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/crhook/crhook/config"
 	"github.com/crhook/crhook/hook"
 	"github.com/crhook/crhook/install"
+	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/spec"
 )
 

@@ -13,7 +13,7 @@ import (
 	"slices"
 
 	"github.com/crhook/crhook/hook"
-	"github.com/crhook/crhook/probe"
+	"github.com/crhook/crhook/internal/probe"
 	"github.com/crhook/crhook/spec"
 )
 

@@ -6,9 +6,9 @@ import (
 	"io"
 	"os"
 
-	"github.com/crhook/crhook/config"
 	"github.com/crhook/crhook/hook"
-	"github.com/crhook/crhook/shim"
+	"github.com/crhook/crhook/internal/config"
+	"github.com/crhook/crhook/internal/shim"
 	"github.com/crhook/crhook/spec"
 )
 

@@ -7,8 +7,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/crhook/crhook/config"
 	"github.com/crhook/crhook/hook"
+	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/spec"
 )
 

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crhook/crhook/internal/verify"
 	"github.com/crhook/crhook/spec"
-	"github.com/crhook/crhook/verify"
 )
 
 // errVerifyFailed is verify's exit 1: restore will not work here, and

@@ -15,9 +15,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/crhook/crhook/proc"
+	"github.com/crhook/crhook/internal/proc"
+	"github.com/crhook/crhook/internal/verify"
 	"github.com/crhook/crhook/spec"
-	"github.com/crhook/crhook/verify"
 )
 
 // kubelet fills these in for every container (k8s.io/kubernetes

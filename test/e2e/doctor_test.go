@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/crhook/crhook/doctor"
+	"github.com/crhook/crhook/internal/doctor"
 )
 
 // TestDoctor: on this host (Linux 6.x, runc, crun, podman, containerd)

@@ -17,7 +17,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/crhook/crhook/verify"
+	"github.com/crhook/crhook/internal/verify"
 )
 
 // crhookBin is the static crhook built once for all tests.

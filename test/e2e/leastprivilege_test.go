@@ -8,7 +8,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/crhook/crhook/verify"
+	"github.com/crhook/crhook/internal/verify"
 )
 
 // TestUserNamespaceGetsNoMapFiles: a container with its own user

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crhook/crhook/proc"
+	"github.com/crhook/crhook/internal/proc"
+	"github.com/crhook/crhook/internal/verify"
 	"github.com/crhook/crhook/spec"
-	"github.com/crhook/crhook/verify"
 )
 
 // TestPodmanHooksDir: with crhook installed into a hooks dir, podman's

@@ -13,8 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/crhook/crhook/internal/verify"
 	"github.com/crhook/crhook/spec"
-	"github.com/crhook/crhook/verify"
 )
 
 // TestWithoutCrhook is the baseline: a hardened uid 1000 container

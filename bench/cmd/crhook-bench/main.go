@@ -23,7 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crhook/crhook/bench"
-	"github.com/crhook/crhook/probe"
+	"github.com/crhook/crhook/internal/probe"
 )
 
 func main() {

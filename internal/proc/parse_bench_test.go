@@ -10,7 +10,7 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 
-	"github.com/crhook/crhook/proc"
+	"github.com/crhook/crhook/internal/proc"
 )
 
 // BenchmarkParseStatus times the parse of /proc/PID/status that

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crhook/crhook/install"
-	"github.com/crhook/crhook/probe"
+	"github.com/crhook/crhook/internal/probe"
 	"github.com/crhook/crhook/spec"
 )
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/moby/sys/capability"
 
-	"github.com/crhook/crhook/probe"
-	"github.com/crhook/crhook/proc"
+	"github.com/crhook/crhook/internal/probe"
+	"github.com/crhook/crhook/internal/proc"
 	"github.com/crhook/crhook/spec"
 )
 

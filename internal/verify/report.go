@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/crhook/crhook/probe"
+	"github.com/crhook/crhook/internal/probe"
 )
 
 // Status of one check.
