@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/crhook/crhook/internal/boundedio"
+	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -28,11 +29,11 @@ func readState(env Env) (*specs.State, error) {
 	}
 	switch {
 	case st.ID == "":
-		return nil, spec.BadInput(errors.New("state has no id"))
+		return nil, errkind.BadInput(errors.New("state has no id"))
 	case len(st.ID) > maxIDLength:
-		return nil, spec.BadInput(fmt.Errorf("state id is %d bytes long; a container id is at most %d", len(st.ID), maxIDLength))
+		return nil, errkind.BadInput(fmt.Errorf("state id is %d bytes long; a container id is at most %d", len(st.ID), maxIDLength))
 	case st.Pid < 0:
-		return nil, spec.BadInput(fmt.Errorf("state of container %s has pid %d", st.ID, st.Pid))
+		return nil, errkind.BadInput(fmt.Errorf("state of container %s has pid %d", st.ID, st.Pid))
 	}
 	return st, nil
 }
@@ -41,10 +42,10 @@ func readState(env Env) (*specs.State, error) {
 // absolute path: a hook's working directory is the runtime's choice.
 func readBundleConfig(bundle string) ([]byte, error) {
 	if bundle == "" {
-		return nil, spec.BadInput(errors.New("no bundle given"))
+		return nil, errkind.BadInput(errors.New("no bundle given"))
 	}
 	if !filepath.IsAbs(bundle) {
-		return nil, spec.BadInput(fmt.Errorf("bundle %q is not an absolute path", bundle))
+		return nil, errkind.BadInput(fmt.Errorf("bundle %q is not an absolute path", bundle))
 	}
 	path := filepath.Join(bundle, "config.json")
 	raw, err := boundedio.ReadFile(path, MaxSpecSize)
@@ -57,7 +58,7 @@ func readBundleConfig(bundle string) ([]byte, error) {
 // inputError marks failures to read input as bad input: a missing,
 // looping, oversized or non-regular file is the caller's to fix.
 func inputError(what string, err error) error {
-	return spec.BadInput(fmt.Errorf("%s: %w", what, err))
+	return errkind.BadInput(fmt.Errorf("%s: %w", what, err))
 }
 
 // readCheckState reads the state for a check stage. proceed is false for

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/crhook/crhook/internal/config"
-	"github.com/crhook/crhook/spec"
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // syslogSocket is where both syslog daemons and journald listen.
@@ -71,7 +71,7 @@ func (l *Log) Record(stage string, out Outcome, err error, took time.Duration) {
 		attrs = append(attrs, slog.Any("changes", out.Changes))
 	}
 	switch {
-	case errors.Is(err, spec.ErrBadInput):
+	case errors.Is(err, errkind.ErrBadInput):
 		level, result = slog.LevelError, "bad-input"
 	case err != nil:
 		level, result = slog.LevelError, "refused"

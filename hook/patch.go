@@ -9,6 +9,7 @@ import (
 
 	"github.com/crhook/crhook/internal/atomicfile"
 	"github.com/crhook/crhook/internal/config"
+	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -36,7 +37,7 @@ func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {
 	if !filepath.IsAbs(bundle) {
 		abs, err := filepath.Abs(bundle)
 		if err != nil {
-			return Outcome{}, spec.BadInput(fmt.Errorf("bundle %q: %w", bundle, err))
+			return Outcome{}, errkind.BadInput(fmt.Errorf("bundle %q: %w", bundle, err))
 		}
 		bundle = abs
 	}

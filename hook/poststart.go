@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/internal/proc"
 	"github.com/crhook/crhook/spec"
 )
@@ -34,7 +35,7 @@ func Poststart(env Env) (Outcome, error) {
 		return out, err
 	}
 	if st.Pid == 0 {
-		return out, spec.BadInput(fmt.Errorf("state of container %s has no pid", st.ID))
+		return out, errkind.BadInput(fmt.Errorf("state of container %s has no pid", st.ID))
 	}
 	req, err := spec.ResolveRequest(st.Annotations, env.Config.Policy)
 	if err != nil || !req.OptedIn {

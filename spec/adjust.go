@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // Sentinel errors for refusals; each message says what to change.
@@ -71,7 +73,7 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 		return Result{Request: req, Output: raw}, err
 	}
 	if s.Process == nil {
-		return Result{Request: req, Output: raw}, BadInput(errors.New("spec has no process"))
+		return Result{Request: req, Output: raw}, errkind.BadInput(errors.New("spec has no process"))
 	}
 	e := editor{spec: s, policy: opts.Policy, root: root}
 	steps := []func() error{
@@ -116,7 +118,7 @@ func checkGranted(out []byte, req Request) error {
 		return fmt.Errorf("adjusted spec: %w", err)
 	}
 	if err := Verify(s, req, Host{CapLastCap: CapCheckpointRestoreNumber}); err != nil {
-		return BadInput(fmt.Errorf("adjusted spec still fails its checks (is a member spelled in another letter case?): %w", err))
+		return errkind.BadInput(fmt.Errorf("adjusted spec still fails its checks (is a member spelled in another letter case?): %w", err))
 	}
 	return nil
 }
@@ -213,7 +215,7 @@ func openClone3(seccomp object, sc *specs.LinuxSeccomp) error {
 		return err
 	}
 	if len(rules) != len(sc.Syscalls) {
-		return BadInput(fmt.Errorf("syscalls: %d rules in the JSON but %d decoded", len(rules), len(sc.Syscalls)))
+		return errkind.BadInput(fmt.Errorf("syscalls: %d rules in the JSON but %d decoded", len(rules), len(sc.Syscalls)))
 	}
 	kept := rules[:0]
 	allowed := false

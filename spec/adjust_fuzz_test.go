@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // Fuzz targets for Adjust, the edit crhook makes to every opted-in spec.
@@ -184,10 +186,10 @@ func checkAdjust(t *testing.T, raw []byte, opts Options) (Result, error) {
 	res, err := Adjust(raw, opts)
 	in, parseErr := Parse(raw)
 	if parseErr != nil {
-		if !errors.Is(parseErr, ErrBadInput) {
+		if !errors.Is(parseErr, errkind.ErrBadInput) {
 			t.Fatalf("Parse error is not bad input: %v", parseErr)
 		}
-		if !errors.Is(err, ErrBadInput) || res.Output != nil || res.Changed {
+		if !errors.Is(err, errkind.ErrBadInput) || res.Output != nil || res.Changed {
 			t.Fatalf("input Parse rejects: Adjust gave err %v, output %d bytes, changed %v", err, len(res.Output), res.Changed)
 		}
 		return res, err
@@ -316,7 +318,7 @@ func zeroToNil[T any](p *T) *T {
 
 // isRefusal reports whether err is one of the errors Adjust documents.
 func isRefusal(err error) bool {
-	for _, target := range []error{ErrBadInput, ErrNotAllowed, ErrProcSysWritable, ErrClone3Blocked} {
+	for _, target := range []error{errkind.ErrBadInput, ErrNotAllowed, ErrProcSysWritable, ErrClone3Blocked} {
 		if errors.Is(err, target) {
 			return true
 		}
@@ -479,9 +481,9 @@ func checkAnnotationOutcome(t *testing.T, res Result, err error, opts Options, r
 		}
 		return
 	case restore != "true":
-		wantErr = ErrBadInput
+		wantErr = errkind.ErrBadInput
 	case !slices.Contains(Profiles, want):
-		wantErr = ErrBadInput
+		wantErr = errkind.ErrBadInput
 	case !opts.Policy.Allows(want):
 		wantErr = ErrNotAllowed
 	}

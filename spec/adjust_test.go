@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 func TestAdjust(t *testing.T) {
@@ -88,7 +90,7 @@ func TestAdjust(t *testing.T) {
 		{
 			name:    "hostile profile value",
 			spec:    optIn(runcSpec(t), "minimal; CAP_SYS_ADMIN"),
-			wantErr: ErrBadInput,
+			wantErr: errkind.ErrBadInput,
 		},
 		{
 			name: "hostile opt-in value",
@@ -97,12 +99,12 @@ func TestAdjust(t *testing.T) {
 				s.Annotations[AnnotationRestore] = "true; CAP_SYS_ADMIN"
 				return s
 			}(),
-			wantErr: ErrBadInput,
+			wantErr: errkind.ErrBadInput,
 		},
 		{
 			name:    "no process",
 			spec:    func() *specs.Spec { s := optIn(runcSpec(t), ""); s.Process = nil; return s }(),
-			wantErr: ErrBadInput,
+			wantErr: errkind.ErrBadInput,
 		},
 		{
 			name:        "patch opts in and registers hooks",
@@ -300,7 +302,7 @@ func TestAdjustRejectsMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Adjust([]byte(tt.in), Options{Policy: DefaultPolicy()})
-			if !errors.Is(err, ErrBadInput) {
+			if !errors.Is(err, errkind.ErrBadInput) {
 				t.Fatalf("err = %v, want bad input", err)
 			}
 		})

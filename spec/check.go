@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // ErrCapabilitiesMissing and ErrKernelTooOld mark the remaining refusals.
@@ -59,7 +61,7 @@ func checkKernel(_ *specs.Spec, _ Request, host Host) error {
 
 func checkProcess(s *specs.Spec, _ Request, _ Host) error {
 	if s.Process == nil {
-		return BadInput(errors.New("spec has no process"))
+		return errkind.BadInput(errors.New("spec has no process"))
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 func TestVerify(t *testing.T) {
@@ -41,7 +43,7 @@ func TestVerify(t *testing.T) {
 			host: Host{CapLastCap: 39},
 			want: []error{ErrKernelTooOld, ErrProcSysWritable, ErrClone3Blocked},
 		},
-		{name: "no process", spec: func(t *testing.T) *specs.Spec { s := runcSpec(t); s.Process = nil; return s }, host: host, want: []error{ErrBadInput}},
+		{name: "no process", spec: func(t *testing.T) *specs.Spec { s := runcSpec(t); s.Process = nil; return s }, host: host, want: []error{errkind.ErrBadInput}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

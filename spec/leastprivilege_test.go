@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // TestLeastPrivilege is the table of attempts to obtain more than the
@@ -30,17 +32,17 @@ func TestLeastPrivilege(t *testing.T) {
 		// input's: never more than the profile.
 		wantCaps []string
 	}{
-		{name: "capability smuggled into the opt-in value", edit: withAnnotations(AnnotationRestore, "true; CAP_SYS_ADMIN"), wantErr: ErrBadInput},
-		{name: "capability named as the profile", edit: withAnnotations(AnnotationRestore, "true", AnnotationProfile, "CAP_SYS_ADMIN"), wantErr: ErrBadInput},
+		{name: "capability smuggled into the opt-in value", edit: withAnnotations(AnnotationRestore, "true; CAP_SYS_ADMIN"), wantErr: errkind.ErrBadInput},
+		{name: "capability named as the profile", edit: withAnnotations(AnnotationRestore, "true", AnnotationProfile, "CAP_SYS_ADMIN"), wantErr: errkind.ErrBadInput},
 		{name: "profile the admin did not allow", edit: withAnnotations(AnnotationRestore, "true", AnnotationProfile, "checkpoint"), wantErr: ErrNotAllowed},
-		{name: "profile list in one annotation", edit: withAnnotations(AnnotationRestore, "true", AnnotationProfile, "minimal,checkpoint"), wantErr: ErrBadInput},
+		{name: "profile list in one annotation", edit: withAnnotations(AnnotationRestore, "true", AnnotationProfile, "minimal,checkpoint"), wantErr: errkind.ErrBadInput},
 		{name: "profile without opting in", edit: withAnnotations(AnnotationProfile, "restore")},
 		{name: "pod sandbox with the pod's annotations", edit: withAnnotations(AnnotationRestore, "true", AnnotationContainerdType, "sandbox")},
 		{
 			name: "duplicate opt-in keys, one false",
 			edit: withAnnotations(AnnotationRestore, "true"),
 			// Built below as raw JSON: a spec cannot hold duplicates.
-			wantErr: ErrBadInput,
+			wantErr: errkind.ErrBadInput,
 		},
 		{
 			name: "config already grants CAP_SYS_ADMIN",

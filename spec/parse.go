@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // Parse decodes a config.json strictly enough to act on it: it must be one
@@ -26,7 +28,7 @@ func parseSpec(raw []byte) (object, *specs.Spec, error) {
 	}
 	root, err := decodeObject(raw)
 	if err != nil {
-		return nil, nil, BadInput(fmt.Errorf("parse spec: %w", err))
+		return nil, nil, errkind.BadInput(fmt.Errorf("parse spec: %w", err))
 	}
 	s, err := decideOn(root)
 	if err != nil {
@@ -53,7 +55,7 @@ func decideOn(root object) (*specs.Spec, error) {
 	}
 	linux, err := decodeObject(raw)
 	if err != nil {
-		return nil, BadInput(fmt.Errorf("parse spec: linux: %w", err))
+		return nil, errkind.BadInput(fmt.Errorf("parse spec: linux: %w", err))
 	}
 	s.Linux = &specs.Linux{}
 	return s, decodeMembers(linux, map[string]any{
@@ -66,7 +68,7 @@ func decideOn(root object) (*specs.Spec, error) {
 func decodeMembers(o object, into map[string]any) error {
 	for key, dst := range into {
 		if _, err := o.decode(key, dst); err != nil {
-			return BadInput(fmt.Errorf("parse spec: %w", err))
+			return errkind.BadInput(fmt.Errorf("parse spec: %w", err))
 		}
 	}
 	return nil
@@ -79,7 +81,7 @@ func ParseState(raw []byte) (*specs.State, error) {
 	}
 	var st specs.State
 	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, BadInput(fmt.Errorf("parse state: %w", err))
+		return nil, errkind.BadInput(fmt.Errorf("parse state: %w", err))
 	}
 	return &st, nil
 }
@@ -87,13 +89,13 @@ func ParseState(raw []byte) (*specs.State, error) {
 func checkObject(raw []byte) error {
 	trimmed := bytes.TrimLeft(raw, " \t\r\n")
 	if len(trimmed) == 0 {
-		return BadInput(fmt.Errorf("parse: input is empty"))
+		return errkind.BadInput(fmt.Errorf("parse: input is empty"))
 	}
 	if trimmed[0] != '{' {
-		return BadInput(fmt.Errorf("parse: input is not a JSON object"))
+		return errkind.BadInput(fmt.Errorf("parse: input is not a JSON object"))
 	}
 	if err := checkDuplicateKeys(raw); err != nil {
-		return BadInput(fmt.Errorf("parse: %w", err))
+		return errkind.BadInput(fmt.Errorf("parse: %w", err))
 	}
 	return nil
 }

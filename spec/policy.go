@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // ProcSysMode says what to do with an opted-in spec whose /proc/sys is
@@ -62,7 +64,7 @@ func (p Policy) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("proc_sys %s is not %q or %q", quote(string(p.ProcSys)), ProcSysRefuse, ProcSysAddReadonly))
 	}
-	return BadInput(errors.Join(errs...))
+	return errkind.BadInput(errors.Join(errs...))
 }
 
 // Allows reports whether an annotation may select profile.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // Profile names a fixed set of capabilities an opted-in container may get.
@@ -52,7 +54,7 @@ func ParseProfile(name string) (Profile, error) {
 	if slices.Contains(Profiles, p) {
 		return p, nil
 	}
-	return "", BadInput(fmt.Errorf("profile %s is not one of %s", quote(name), profileList(Profiles)))
+	return "", errkind.BadInput(fmt.Errorf("profile %s is not one of %s", quote(name), profileList(Profiles)))
 }
 
 func profileList(ps []Profile) string {

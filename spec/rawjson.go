@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // object is one JSON object whose members crhook may not know. Editing
@@ -39,7 +41,7 @@ var ErrMemberCase = errors.New("member name in the wrong letter case")
 func (o object) get(key string) (json.RawMessage, bool, error) {
 	for k := range o {
 		if k != key && strings.EqualFold(k, key) {
-			return nil, false, BadInput(fmt.Errorf("%w: %q, spell it %q", ErrMemberCase, k, key))
+			return nil, false, errkind.BadInput(fmt.Errorf("%w: %q, spell it %q", ErrMemberCase, k, key))
 		}
 	}
 	raw, ok := o[key]

@@ -3,6 +3,8 @@ package spec
 import (
 	"errors"
 	"fmt"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // Annotations a container uses to opt in and pick its profile. Engines
@@ -51,7 +53,7 @@ func ResolveRequest(annotations map[string]string, policy Policy) (Request, erro
 	case !ok || v == "false" || IsSandbox(annotations):
 		return Request{}, nil
 	case v != "true":
-		return Request{}, BadInput(fmt.Errorf("annotation %s=%s must be \"true\" or \"false\"", AnnotationRestore, quote(v)))
+		return Request{}, errkind.BadInput(fmt.Errorf("annotation %s=%s must be \"true\" or \"false\"", AnnotationRestore, quote(v)))
 	}
 	name, ok := annotations[AnnotationProfile]
 	if !ok {

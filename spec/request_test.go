@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 func TestResolveRequest(t *testing.T) {
@@ -26,11 +28,11 @@ func TestResolveRequest(t *testing.T) {
 		{name: "containerd pod sandbox gets nothing", annotations: map[string]string{AnnotationRestore: "true", AnnotationContainerdType: "sandbox"}},
 		{name: "CRI-O pod sandbox gets nothing", annotations: map[string]string{AnnotationRestore: "true", AnnotationCRIOType: "sandbox"}},
 		{name: "containerd app container", annotations: map[string]string{AnnotationRestore: "true", AnnotationContainerdType: "container"}, want: Request{OptedIn: true, Profile: ProfileMinimal}},
-		{name: "TRUE is not true", annotations: map[string]string{AnnotationRestore: "TRUE"}, wantErr: ErrBadInput},
-		{name: "injection", annotations: map[string]string{AnnotationRestore: "true; CAP_SYS_ADMIN"}, wantErr: ErrBadInput},
-		{name: "unknown profile", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: "sysadmin"}, wantErr: ErrBadInput},
-		{name: "empty profile", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: ""}, wantErr: ErrBadInput},
-		{name: "huge profile", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: strings.Repeat("A", 1<<20)}, wantErr: ErrBadInput},
+		{name: "TRUE is not true", annotations: map[string]string{AnnotationRestore: "TRUE"}, wantErr: errkind.ErrBadInput},
+		{name: "injection", annotations: map[string]string{AnnotationRestore: "true; CAP_SYS_ADMIN"}, wantErr: errkind.ErrBadInput},
+		{name: "unknown profile", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: "sysadmin"}, wantErr: errkind.ErrBadInput},
+		{name: "empty profile", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: ""}, wantErr: errkind.ErrBadInput},
+		{name: "huge profile", annotations: map[string]string{AnnotationRestore: "true", AnnotationProfile: strings.Repeat("A", 1<<20)}, wantErr: errkind.ErrBadInput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +75,7 @@ func TestPolicyValidate(t *testing.T) {
 			if (err == nil) != tt.wantOK {
 				t.Fatalf("err = %v, want ok = %v", err, tt.wantOK)
 			}
-			if err != nil && !errors.Is(err, ErrBadInput) {
+			if err != nil && !errors.Is(err, errkind.ErrBadInput) {
 				t.Errorf("a bad policy is bad input, got %v", err)
 			}
 		})

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // FuzzParseState feeds the state reader, which every runtime hook runs on
@@ -19,7 +21,7 @@ func FuzzParseState(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		st, err := ParseState(raw)
 		if err != nil {
-			if !errors.Is(err, ErrBadInput) {
+			if !errors.Is(err, errkind.ErrBadInput) {
 				t.Fatalf("error is not bad input: %v", err)
 			}
 			if st != nil {

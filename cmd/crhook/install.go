@@ -10,7 +10,7 @@ import (
 	"github.com/crhook/crhook/hook"
 	"github.com/crhook/crhook/install"
 	"github.com/crhook/crhook/internal/config"
-	"github.com/crhook/crhook/spec"
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 func installCommand(args []string, _ io.Reader, stdout io.Writer) error {
@@ -34,10 +34,10 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *binDir != "" && !filepath.IsAbs(*binDir) {
-		return spec.BadInput(fmt.Errorf("--install-binary %q must be an absolute path on the host", *binDir))
+		return errkind.BadInput(fmt.Errorf("--install-binary %q must be an absolute path on the host", *binDir))
 	}
 	if *engine == "" {
-		return spec.BadInput(fmt.Errorf("--for ENGINE is required (%s)", strings.Join(install.Engines, ", ")))
+		return errkind.BadInput(fmt.Errorf("--for ENGINE is required (%s)", strings.Join(install.Engines, ", ")))
 	}
 	opts, err := installOptions(*configPath, *hooksDir, *engineConfig)
 	if err != nil {
@@ -52,7 +52,7 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 	plan, err := install.For(*engine, opts, name == "uninstall")
 	if err != nil {
 		if errors.Is(err, install.ErrUnknownEngine) {
-			return spec.BadInput(err)
+			return errkind.BadInput(err)
 		}
 		return fmt.Errorf("%s for %s: %w", name, *engine, err)
 	}

@@ -13,18 +13,12 @@ import (
 	"slices"
 
 	"github.com/crhook/crhook/hook"
+	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/internal/probe"
-	"github.com/crhook/crhook/spec"
 )
 
 // version is set with -ldflags "-X main.version=...".
 var version = "dev"
-
-// Exit codes: a check failed (1) or the input must change (2).
-const (
-	exitFailed   = 1
-	exitBadInput = 2
-)
 
 func main() {
 	if code, ok := probe.RunChild(os.Args[1:], os.Stdout, os.Stderr); ok {
@@ -42,10 +36,7 @@ func main() {
 	}
 	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %s\n", name, hook.OneLine(err))
-		if errors.Is(err, spec.ErrBadInput) {
-			os.Exit(exitBadInput)
-		}
-		os.Exit(exitFailed)
+		os.Exit(errkind.ExitCode(err))
 	}
 }
 
@@ -72,14 +63,14 @@ func commands() map[string]command {
 
 func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return spec.BadInput(errors.New("missing command; run `crhook help`"))
+		return errkind.BadInput(errors.New("missing command; run `crhook help`"))
 	}
 	if args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
 		return usage(stdout)
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
-		return spec.BadInput(fmt.Errorf("unknown command %q; run `crhook help`", args[0]))
+		return errkind.BadInput(fmt.Errorf("unknown command %q; run `crhook help`", args[0]))
 	}
 	return cmd.run(args[1:], stdin, stdout)
 }
@@ -95,7 +86,7 @@ func usage(w io.Writer) error {
 
 func versionCommand(args []string, _ io.Reader, stdout io.Writer) error {
 	if len(args) > 0 {
-		return spec.BadInput(fmt.Errorf("version takes no arguments"))
+		return errkind.BadInput(fmt.Errorf("version takes no arguments"))
 	}
 	_, err := fmt.Fprintf(stdout, "crhook %s\n", version)
 	return err

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/crhook/crhook/hook"
+	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -16,7 +17,7 @@ func patchCommand(args []string, _ io.Reader, stdout io.Writer) error {
 		return err
 	}
 	if *bundle == "" {
-		return spec.BadInput(errors.New("--bundle DIR is required"))
+		return errkind.BadInput(errors.New("--bundle DIR is required"))
 	}
 	var p spec.Profile
 	if *profile != "" {

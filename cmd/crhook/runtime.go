@@ -8,8 +8,8 @@ import (
 
 	"github.com/crhook/crhook/hook"
 	"github.com/crhook/crhook/internal/config"
+	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/internal/shim"
-	"github.com/crhook/crhook/spec"
 )
 
 // runtimeName is the name that makes crhook the runtime shim (argv[0]).
@@ -20,7 +20,7 @@ func runtimeCommand(args []string, _ io.Reader, _ io.Writer) error {
 	fs, configPath := newFlags("runtime")
 	runtime := fs.String("runtime", "", "the real OCI runtime (default $"+shim.EnvRuntime+", the config's runtime, else runc)")
 	if err := fs.Parse(args); err != nil {
-		return spec.BadInput(fmt.Errorf("%w; usage: crhook runtime [--runtime PATH] -- RUNTIME-ARGS", err))
+		return errkind.BadInput(fmt.Errorf("%w; usage: crhook runtime [--runtime PATH] -- RUNTIME-ARGS", err))
 	}
 	return runShim(fs.Args(), *runtime, *configPath)
 }
@@ -67,7 +67,7 @@ func adjustForRuntime(inv shim.Invocation, args []string, runtimeFlag, configPat
 	}
 	runtime, err := shim.ResolveRuntime(runtimeFlag, cfg.Runtime, me)
 	if err != nil {
-		return spec.BadInput(err)
+		return errkind.BadInput(err)
 	}
 	return shim.Exec(runtime, args)
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/crhook/crhook/hook"
 	"github.com/crhook/crhook/internal/config"
-	"github.com/crhook/crhook/spec"
+	"github.com/crhook/crhook/internal/errkind"
 )
 
 // stageFunc is one of package hook's stages.
@@ -26,10 +26,10 @@ func newFlags(name string) (*flag.FlagSet, *string) {
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return spec.BadInput(fmt.Errorf("%w; run `crhook help`", err))
+		return errkind.BadInput(fmt.Errorf("%w; run `crhook help`", err))
 	}
 	if fs.NArg() > 0 {
-		return spec.BadInput(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+		return errkind.BadInput(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 	return nil
 }

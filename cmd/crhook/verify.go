@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/internal/verify"
-	"github.com/crhook/crhook/spec"
 )
 
 // errVerifyFailed is verify's exit 1: restore will not work here, and
@@ -33,9 +33,9 @@ func verifyCommand(args []string, _ io.Reader, stdout io.Writer) error {
 	opts := verify.Options{Tree: *tree}
 	switch {
 	case *pidList != "" && *tree != 0:
-		return spec.BadInput(errors.New("give --pids or --tree, not both"))
+		return errkind.BadInput(errors.New("give --pids or --tree, not both"))
 	case *tree < 0 || *tree == 1 || *tree > maxDrill:
-		return spec.BadInput(fmt.Errorf("--tree %d must be between 2 and %d", *tree, maxDrill))
+		return errkind.BadInput(fmt.Errorf("--tree %d must be between 2 and %d", *tree, maxDrill))
 	case *pidList != "":
 		pids, err := parsePIDs(*pidList)
 		if err != nil {
@@ -64,16 +64,16 @@ func parsePIDs(list string) ([]int, error) {
 	for _, f := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n <= 0 {
-			return nil, spec.BadInput(fmt.Errorf("--pids: %q is not a PID", f))
+			return nil, errkind.BadInput(fmt.Errorf("--pids: %q is not a PID", f))
 		}
 		if seen[n] {
-			return nil, spec.BadInput(fmt.Errorf("--pids: %d is listed twice", n))
+			return nil, errkind.BadInput(fmt.Errorf("--pids: %d is listed twice", n))
 		}
 		seen[n] = true
 		pids = append(pids, n)
 	}
 	if len(pids) > maxDrill {
-		return nil, spec.BadInput(fmt.Errorf("--pids: more than %d PIDs", maxDrill))
+		return nil, errkind.BadInput(fmt.Errorf("--pids: more than %d PIDs", maxDrill))
 	}
 	return pids, nil
 }

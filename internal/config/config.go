@@ -11,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/crhook/crhook/internal/boundedio"
+	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -77,11 +78,11 @@ func Load(path string, explicit bool) (Config, error) {
 		return Default(), nil
 	}
 	if err != nil {
-		return Config{}, spec.BadInput(fmt.Errorf("read config: %w", err))
+		return Config{}, errkind.BadInput(fmt.Errorf("read config: %w", err))
 	}
 	c, err := Parse(data)
 	if err != nil {
-		return Config{}, spec.BadInput(fmt.Errorf("config %s: %w", path, err))
+		return Config{}, errkind.BadInput(fmt.Errorf("config %s: %w", path, err))
 	}
 	c.Path = path
 	return c, nil

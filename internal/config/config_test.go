@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -93,7 +94,7 @@ func TestLoad(t *testing.T) {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
 			if err != nil {
-				if !errors.Is(err, spec.ErrBadInput) {
+				if !errors.Is(err, errkind.ErrBadInput) {
 					t.Errorf("config errors are bad input, got %v", err)
 				}
 				return
