@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/crhook/crhook/internal/cli"
 	"github.com/crhook/crhook/internal/doctor"
 )
 
@@ -11,10 +12,10 @@ import (
 var errNotReady = errors.New("this host is not ready: fix the lines marked fail")
 
 func doctorCommand(args []string, _ io.Reader, stdout io.Writer) error {
-	fs, configPath := newFlags("doctor")
+	fs, configPath := cli.NewFlags("doctor")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	hooksDir := fs.String("hooks-dir", "", "podman hooks.d directory to look in")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	opts, err := installOptions(*configPath, *hooksDir, "")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/crhook/crhook/hook"
 	"github.com/crhook/crhook/install"
+	"github.com/crhook/crhook/internal/cli"
 	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/internal/errkind"
 )
@@ -22,7 +23,7 @@ func uninstallCommand(args []string, _ io.Reader, stdout io.Writer) error {
 }
 
 func installOrUninstall(name string, args []string, stdout io.Writer) error {
-	fs, configPath := newFlags(name)
+	fs, configPath := cli.NewFlags(name)
 	engine := fs.String("for", "", "engine: "+strings.Join(install.Engines, ", ")+" (required)")
 	hooksDir := fs.String("hooks-dir", "", "hooks.d directory (podman: "+install.DefaultHooksDir+", crio: "+install.DefaultCRIOHooksDir+")")
 	engineConfig := fs.String("engine-config", "", "engine config to merge into (docker: "+install.DefaultDockerConfig+
@@ -30,7 +31,7 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 	dryRun := fs.Bool("dry-run", false, "print the changes instead of making them")
 	hostRoot := fs.String("host-root", "", "where the host's / is mounted (from a DaemonSet pod); configs keep host paths")
 	binDir := fs.String("install-binary", "", "copy this crhook into DIR on the host (with crhook-runtime) and point the engine there")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *binDir != "" && !filepath.IsAbs(*binDir) {
@@ -47,7 +48,7 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 	if *binDir != "" {
 		opts.Binary = opts.Crhook
 		opts.Crhook = filepath.Join(*binDir, "crhook")
-		opts.Runtime = filepath.Join(*binDir, runtimeName)
+		opts.Runtime = filepath.Join(*binDir, cli.RuntimeName)
 	}
 	plan, err := install.For(*engine, opts, name == "uninstall")
 	if err != nil {
@@ -64,17 +65,17 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 
 // installOptions describes this crhook for install, uninstall and doctor.
 func installOptions(configPath, hooksDir, engineConfig string) (install.Options, error) {
-	cfg, err := loadConfig(configPath)
+	cfg, err := cli.LoadConfig(configPath)
 	if err != nil {
 		return install.Options{}, err
 	}
-	me, err := self()
+	me, err := cli.Self()
 	if err != nil {
 		return install.Options{}, err
 	}
 	opts := install.Options{
 		Crhook:       me,
-		Runtime:      filepath.Join(filepath.Dir(me), runtimeName),
+		Runtime:      filepath.Join(filepath.Dir(me), cli.RuntimeName),
 		Timeout:      hook.HookTimeout(cfg),
 		HooksDir:     absOrEmpty(hooksDir),
 		EngineConfig: absOrEmpty(engineConfig),

@@ -5,15 +5,16 @@ import (
 	"io"
 
 	"github.com/crhook/crhook/hook"
+	"github.com/crhook/crhook/internal/cli"
 	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/spec"
 )
 
 func patchCommand(args []string, _ io.Reader, stdout io.Writer) error {
-	fs, configPath := newFlags("patch")
+	fs, configPath := cli.NewFlags("patch")
 	bundle := fs.String("bundle", "", "bundle directory holding config.json (required)")
 	profile := fs.String("profile", "", "profile to grant: minimal, restore or checkpoint (default: the admin's default_profile)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *bundle == "" {
@@ -26,9 +27,9 @@ func patchCommand(args []string, _ io.Reader, stdout io.Writer) error {
 			return err
 		}
 	}
-	return runStage("patch", *configPath, func(env hook.Env) (hook.Outcome, error) {
+	return cli.RunStage("patch", *configPath, func(env hook.Env) (hook.Outcome, error) {
 		var err error
-		if env.Self, err = self(); err != nil {
+		if env.Self, err = cli.Self(); err != nil {
 			return hook.Outcome{}, err
 		}
 		out, err := hook.Patch(env, *bundle, p)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crhook/crhook/internal/cli"
 	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/internal/verify"
 )
@@ -23,11 +24,11 @@ func (e errVerifyFailed) Error() string { return e.summary }
 const maxDrill = 10000
 
 func verifyCommand(args []string, _ io.Reader, stdout io.Writer) error {
-	fs, _ := newFlags("verify")
+	fs, _ := cli.NewFlags("verify")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	pidList := fs.String("pids", "", "comma-separated PIDs for the drill; the first is the parent")
 	tree := fs.Int("tree", 0, fmt.Sprintf("drill with a tree of N processes at free PIDs (default %d)", verify.DefaultTree))
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	opts := verify.Options{Tree: *tree}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -12,27 +12,27 @@ import (
 	"github.com/crhook/crhook/internal/shim"
 )
 
-// runtimeName is the name that makes crhook the runtime shim (argv[0]).
-const runtimeName = "crhook-runtime"
+// RuntimeName is the name that makes crhook the runtime shim (argv[0]).
+const RuntimeName = "crhook-runtime"
 
-// runtimeCommand is `crhook runtime [--runtime PATH] [--config F] -- ARGS`.
-func runtimeCommand(args []string, _ io.Reader, _ io.Writer) error {
-	fs, configPath := newFlags("runtime")
+// RuntimeCommand is `crhook runtime [--runtime PATH] [--config F] -- ARGS`.
+func RuntimeCommand(args []string, _ io.Reader, _ io.Writer) error {
+	fs, configPath := NewFlags("runtime")
 	runtime := fs.String("runtime", "", "the real OCI runtime (default $"+shim.EnvRuntime+", the config's runtime, else runc)")
 	if err := fs.Parse(args); err != nil {
 		return errkind.BadInput(fmt.Errorf("%w; usage: crhook runtime [--runtime PATH] -- RUNTIME-ARGS", err))
 	}
-	return runShim(fs.Args(), *runtime, *configPath)
+	return RunShim(fs.Args(), *runtime, *configPath)
 }
 
-// runShim adjusts the bundle on create/run, then execs the real runtime.
+// RunShim adjusts the bundle on create/run, then execs the real runtime.
 // On success it does not return.
-func runShim(args []string, runtimeFlag, configPath string) error {
+func RunShim(args []string, runtimeFlag, configPath string) error {
 	inv := shim.ParseArgs(args)
 	err := adjustForRuntime(inv, args, runtimeFlag, configPath)
 	if err != nil {
 		// The engine may only read the runtime's log file, not stderr.
-		if logErr := shim.WriteRuntimeLog(inv, runtimeName+": "+hook.OneLine(err)); logErr != nil {
+		if logErr := shim.WriteRuntimeLog(inv, RuntimeName+": "+hook.OneLine(err)); logErr != nil {
 			err = errors.Join(err, logErr)
 		}
 	}
@@ -43,11 +43,11 @@ func adjustForRuntime(inv shim.Invocation, args []string, runtimeFlag, configPat
 	cfg := config.Default()
 	if inv.Adjusts() || (runtimeFlag == "" && os.Getenv(shim.EnvRuntime) == "") {
 		var err error
-		if cfg, err = loadConfig(configPath); err != nil {
+		if cfg, err = LoadConfig(configPath); err != nil {
 			return err
 		}
 	}
-	me, err := self()
+	me, err := Self()
 	if err != nil {
 		return err
 	}

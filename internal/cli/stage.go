@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -15,16 +15,16 @@ import (
 // stageFunc is one of package hook's stages.
 type stageFunc func(hook.Env) (hook.Outcome, error)
 
-// newFlags returns a flag set that reports errors instead of exiting and
+// NewFlags returns a flag set that reports errors instead of exiting and
 // takes --config, which every stage accepts.
-func newFlags(name string) (*flag.FlagSet, *string) {
+func NewFlags(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	configPath := fs.String("config", "", "admin config file (default $"+config.EnvPath+" or "+config.DefaultPath+")")
 	return fs, configPath
 }
 
-func parseFlags(fs *flag.FlagSet, args []string) error {
+func ParseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errkind.BadInput(fmt.Errorf("%w; run `crhook help`", err))
 	}
@@ -34,17 +34,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func loadConfig(flagPath string) (config.Config, error) {
+func LoadConfig(flagPath string) (config.Config, error) {
 	return config.Load(config.Resolve(flagPath))
 }
 
-func stageCommand(name string, stage stageFunc) func([]string, io.Reader, io.Writer) error {
+func StageCommand(name string, stage stageFunc) func([]string, io.Reader, io.Writer) error {
 	return func(args []string, stdin io.Reader, stdout io.Writer) error {
-		fs, configPath := newFlags(name)
-		if err := parseFlags(fs, args); err != nil {
+		fs, configPath := NewFlags(name)
+		if err := ParseFlags(fs, args); err != nil {
 			return err
 		}
-		return runStage(name, *configPath, func(env hook.Env) (hook.Outcome, error) {
+		return RunStage(name, *configPath, func(env hook.Env) (hook.Outcome, error) {
 			env.Stdin, env.Stdout = stdin, stdout
 			return stage(env)
 		})
@@ -54,10 +54,10 @@ func stageCommand(name string, stage stageFunc) func([]string, io.Reader, io.Wri
 // ErrTimeout marks a stage that did not finish in time.
 var ErrTimeout = errors.New("timed out")
 
-// runStage loads the config, runs stage under the config's deadline and
+// RunStage loads the config, runs stage under the config's deadline and
 // logs its one line (see runLoaded).
-func runStage(name, configPath string, stage stageFunc) error {
-	cfg, err := loadConfig(configPath)
+func RunStage(name, configPath string, stage stageFunc) error {
+	cfg, err := LoadConfig(configPath)
 	if err != nil {
 		log := hook.OpenLog(config.Default())
 		defer log.Close()
