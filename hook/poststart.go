@@ -3,20 +3,12 @@ package hook
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/internal/proc"
 	"github.com/crhook/crhook/spec"
-)
-
-// ErrNotHeld and ErrProcSysLive mark what poststart finds wrong with the
-// running container.
-var (
-	ErrNotHeld     = errors.New("the container process does not hold its capabilities")
-	ErrProcSysLive = errors.New("/proc/sys is writable in the running container")
 )
 
 // Poststart checks the running container: its process really holds the
@@ -63,33 +55,16 @@ func Poststart(env Env) (Outcome, error) {
 	return out, err
 }
 
+// checkLive reads the process's status and mounts and asks spec whether
+// they are what the profile promised.
 func checkLive(pid int, profile spec.Profile) error {
 	status, err := proc.ReadStatus(pid)
 	if err != nil {
 		return err
 	}
-	var gaps []string
-	for _, set := range spec.RequiredSets(status.UID) {
-		mask, _ := status.Set(string(set))
-		if !proc.Has(mask, spec.CapCheckpointRestoreNumber) {
-			gaps = append(gaps, string(set))
-		}
-	}
-	var errs []error
-	if len(gaps) > 0 {
-		errs = append(errs, fmt.Errorf("%w: pid %d (uid %d) lacks %s in %s; check that the runtime and kernel know it (runc 1.0+, Linux 5.9+) and that nothing drops it after create",
-			ErrNotHeld, pid, status.UID, spec.CapCheckpointRestore, strings.Join(gaps, ", ")))
-	}
 	mounts, err := proc.ReadMounts(pid)
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return err
 	}
-	switch m := proc.VisibleMount(mounts, spec.ProcSys); {
-	case m == nil:
-		errs = append(errs, fmt.Errorf("%w: pid %d has no root mount in its mountinfo", ErrProcSysLive, pid))
-	case !proc.ReadOnly(m):
-		errs = append(errs, fmt.Errorf("%w: pid %d sees %s through the read-write mount at %s; keep %q in linux.readonlyPaths",
-			ErrProcSysLive, pid, spec.ProcSys, m.Mountpoint, spec.ProcSys))
-	}
-	return errors.Join(errs...)
+	return spec.CheckLive(spec.LiveProcess{PID: pid, Status: status, Mounts: mounts}, profile)
 }

@@ -3,8 +3,11 @@ package proc
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 const capCheckpointRestore = 40
@@ -82,5 +85,15 @@ func TestReadStatusOfSelf(t *testing.T) {
 	}
 	if st.UID != uint32(os.Geteuid()) {
 		t.Errorf("uid %d, want %d", st.UID, os.Geteuid())
+	}
+}
+
+func TestReadMountsOfSelf(t *testing.T) {
+	mounts, err := ReadMounts(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(mounts, func(m *mountinfo.Info) bool { return m.Mountpoint == "/" }) {
+		t.Errorf("no root mount among %d mounts", len(mounts))
 	}
 }

@@ -164,10 +164,10 @@ func procSys() Check {
 		c.Status, c.Detail = StatusNote, err.Error()
 		return c
 	}
-	switch m := proc.VisibleMount(mounts, spec.ProcSys); {
+	switch m := spec.VisibleMount(mounts, spec.ProcSys); {
 	case m == nil:
 		c.Status, c.Detail = StatusNote, "no mount found for /proc/sys"
-	case proc.ReadOnly(m):
+	case spec.ReadOnly(m):
 		c.Status, c.Detail = StatusOK, "/proc/sys is mounted read-only (at "+m.Mountpoint+")"
 	default:
 		c.Status, c.Detail = StatusNote, "/proc/sys is writable here: the hardening crhook relies on is missing"

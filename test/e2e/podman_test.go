@@ -113,7 +113,7 @@ func assertLiveGrant(t *testing.T, global []string, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := proc.VisibleMount(mounts, spec.ProcSys); m == nil || !proc.ReadOnly(m) {
+	if m := spec.VisibleMount(mounts, spec.ProcSys); m == nil || !spec.ReadOnly(m) {
 		t.Fatalf("pid %d: /proc/sys is not read-only: %+v", pid, m)
 	}
 }

@@ -1,4 +1,4 @@
-package proc
+package spec
 
 import (
 	"path"
@@ -60,10 +60,6 @@ func rootMount(mounts []*mountinfo.Info) *mountinfo.Info {
 
 func hasID(mounts []*mountinfo.Info, id int) bool {
 	return slices.ContainsFunc(mounts, func(m *mountinfo.Info) bool { return m.ID == id })
-}
-
-func covers(dir, target string) bool {
-	return dir == "/" || dir == target || strings.HasPrefix(target, dir+"/")
 }
 
 // ReadOnly reports whether the mount itself is read-only (per-mount "ro",

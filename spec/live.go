@@ -1,0 +1,53 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+
+	"github.com/crhook/crhook/internal/proc"
+)
+
+// ErrNotHeld and ErrProcSysLive mark what poststart finds wrong with the
+// running container.
+var (
+	ErrNotHeld     = errors.New("the container process does not hold its capabilities")
+	ErrProcSysLive = errors.New("/proc/sys is writable in the running container")
+)
+
+// LiveProcess is what poststart read from /proc/PID of a container's
+// process.
+type LiveProcess struct {
+	PID    int
+	Status proc.Status
+	Mounts []*mountinfo.Info
+}
+
+// CheckLive decides whether the running process is what its profile
+// promised: it holds the capabilities in the sets they must be in, and
+// /proc/sys is mounted read-only where it looks.
+func CheckLive(p LiveProcess, profile Profile) error {
+	pid, status := p.PID, p.Status
+	var gaps []string
+	for _, set := range RequiredSets(status.UID) {
+		mask, _ := status.Set(string(set))
+		if !proc.Has(mask, CapCheckpointRestoreNumber) {
+			gaps = append(gaps, string(set))
+		}
+	}
+	var errs []error
+	if len(gaps) > 0 {
+		errs = append(errs, fmt.Errorf("%w: pid %d (uid %d) lacks %s in %s; check that the runtime and kernel know it (runc 1.0+, Linux 5.9+) and that nothing drops it after create",
+			ErrNotHeld, pid, status.UID, CapCheckpointRestore, strings.Join(gaps, ", ")))
+	}
+	switch m := VisibleMount(p.Mounts, ProcSys); {
+	case m == nil:
+		errs = append(errs, fmt.Errorf("%w: pid %d has no root mount in its mountinfo", ErrProcSysLive, pid))
+	case !ReadOnly(m):
+		errs = append(errs, fmt.Errorf("%w: pid %d sees %s through the read-write mount at %s; keep %q in linux.readonlyPaths",
+			ErrProcSysLive, pid, ProcSys, m.Mountpoint, ProcSys))
+	}
+	return errors.Join(errs...)
+}

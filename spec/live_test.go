@@ -1,0 +1,56 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/crhook/crhook/internal/proc"
+)
+
+func TestCheckLive(t *testing.T) {
+	mountinfo, err := os.ReadFile("testdata/runc-mountinfo.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cr = uint64(1) << CapCheckpointRestoreNumber
+	granted := proc.Status{UID: 1000, Inheritable: cr, Permitted: cr, Effective: cr, Bounding: cr | 0x20000420, Ambient: cr}
+	withoutAmbient := granted
+	withoutAmbient.Ambient = 0
+	root := proc.Status{UID: 0, Permitted: cr, Effective: cr, Bounding: cr}
+	writable := strings.ReplaceAll(string(mountinfo), "/sys /proc/sys ro,", "/sys /proc/sys rw,")
+	tests := []struct {
+		name      string
+		status    proc.Status
+		mountinfo string
+		want      []error
+		wantText  string
+	}{
+		{name: "uid 1000 granted, /proc/sys read-only", status: granted, mountinfo: string(mountinfo)},
+		{name: "root needs no ambient", status: root, mountinfo: string(mountinfo)},
+		{name: "ambient dropped", status: withoutAmbient, mountinfo: string(mountinfo), want: []error{ErrNotHeld}, wantText: "lacks CAP_CHECKPOINT_RESTORE in ambient"},
+		{name: "/proc/sys read-write", status: granted, mountinfo: writable, want: []error{ErrProcSysLive}, wantText: "read-write mount at /proc/sys"},
+		{name: "both", status: withoutAmbient, mountinfo: writable, want: []error{ErrNotHeld, ErrProcSysLive}},
+		{name: "no root mount", status: granted, mountinfo: "66 65 0:40 / /proc rw,relatime - proc proc rw\n", want: []error{ErrProcSysLive}, wantText: "no root mount"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckLive(LiveProcess{PID: 42, Status: tt.status, Mounts: parseMounts(t, tt.mountinfo)}, ProfileMinimal)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected refusal: %v", err)
+				}
+				return
+			}
+			for _, w := range tt.want {
+				if !errors.Is(err, w) {
+					t.Errorf("error %v is not %v", err, w)
+				}
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q does not say %q", err, tt.wantText)
+			}
+		})
+	}
+}
