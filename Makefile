@@ -18,9 +18,12 @@ IMAGE ?= localhost/crhook:$(VERSION)
 
 all: build
 
+# crhook has every command; crhook-hook is the lean build engines run on
+# every container start (the stages, and the shim as crhook-runtime).
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/crhook ./cmd/crhook
-	ln -sf crhook $(BIN)/crhook-runtime
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/crhook-hook ./cmd/crhook-hook
+	ln -sf crhook-hook $(BIN)/crhook-runtime
 
 deps-test:
 	@scripts/ensure-packages.sh $(TEST_PACKAGES)
@@ -61,7 +64,8 @@ image: build
 
 install: build
 	install -D -m 0755 $(BIN)/crhook $(DESTDIR)$(PREFIX)/bin/crhook
-	ln -sf crhook $(DESTDIR)$(PREFIX)/bin/crhook-runtime
+	install -D -m 0755 $(BIN)/crhook-hook $(DESTDIR)$(PREFIX)/bin/crhook-hook
+	ln -sf crhook-hook $(DESTDIR)$(PREFIX)/bin/crhook-runtime
 
 clean:
 	rm -rf $(BIN)

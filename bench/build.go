@@ -13,6 +13,8 @@ import (
 type Binaries struct {
 	// Crhook is crhook built the way `make build` builds it: static.
 	Crhook string
+	// Hook is crhook-hook, the lean build engines run, beside Crhook.
+	Hook string
 	// NoopHook is a static hook that only reads stdin: the floor.
 	NoopHook string
 	// Proctime runs a program and reports its wall time and peak RSS.
@@ -41,10 +43,11 @@ func ModuleDir() (string, error) {
 func Build(src, dir string) (Binaries, error) {
 	b := Binaries{
 		Crhook:   filepath.Join(dir, "crhook"),
+		Hook:     filepath.Join(dir, "crhook-hook"),
 		NoopHook: filepath.Join(dir, "noop-hook"),
 		Proctime: filepath.Join(dir, "proctime"),
 	}
-	for out, pkg := range map[string]string{b.Crhook: "./cmd/crhook", b.NoopHook: "./bench/noophook", b.Proctime: "./bench/proctime"} {
+	for out, pkg := range map[string]string{b.Crhook: "./cmd/crhook", b.Hook: "./cmd/crhook-hook", b.NoopHook: "./bench/noophook", b.Proctime: "./bench/proctime"} {
 		if err := goBuild(src, out, pkg); err != nil {
 			return Binaries{}, err
 		}

@@ -319,7 +319,7 @@ func TestHostRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Crhook: "/usr/local/bin/crhook", Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HostRoot: hostRoot, Binary: self}
+	o := Options{Hook: "/usr/local/bin/crhook", Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HostRoot: hostRoot, Binary: self}
 	for _, engine := range []string{"containerd", "crio"} {
 		plan, err := For(engine, o, false)
 		if err != nil {

@@ -40,7 +40,7 @@ func hooksdChanges(o Options, dir string, stages []string) ([]Change, error) {
 	for _, stage := range stages {
 		h := hookFile{
 			Version: "1.0.0",
-			Hook:    specs.Hook{Path: o.Crhook, Args: []string{"crhook", stage}, Timeout: &o.Timeout},
+			Hook:    specs.Hook{Path: o.Hook, Args: []string{"crhook-hook", stage}, Timeout: &o.Timeout},
 			When: hookWhen{Annotations: map[string]string{
 				"^" + regexp.QuoteMeta(spec.AnnotationRestore) + "$": "^true$",
 			}},

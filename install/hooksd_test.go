@@ -22,7 +22,7 @@ func testOptions(t *testing.T) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Options{Crhook: exe, Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HooksDir: t.TempDir(), EngineConfig: filepath.Join(t.TempDir(), "engine.conf")}
+	return Options{Hook: exe, Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HooksDir: t.TempDir(), EngineConfig: filepath.Join(t.TempDir(), "engine.conf")}
 }
 
 // TestPodmanHooksLoad feeds the files install writes to the hooks loader
@@ -86,7 +86,7 @@ func TestPodmanHooksLoad(t *testing.T) {
 				}
 				if want == 1 {
 					h := hs[0]
-					if h.Path != o.Crhook || len(h.Args) != 2 || h.Args[1] != stage || h.Timeout == nil || *h.Timeout != 10 ||
+					if h.Path != o.Hook || len(h.Args) != 2 || h.Args[1] != stage || h.Timeout == nil || *h.Timeout != 10 ||
 						len(h.Env) != 1 || h.Env[0] != "CRHOOK_CONFIG=/etc/crhook/other.toml" {
 						t.Errorf("stage %s hook: %+v", stage, h)
 					}

@@ -20,9 +20,10 @@ const RuntimeName = "crhook"
 
 // Options says where crhook lives and where the engine's files are.
 type Options struct {
-	// Crhook is the absolute path of the crhook binary.
-	Crhook string
-	// Runtime is the absolute path of crhook-runtime (a link to crhook).
+	// Hook is the absolute path of crhook-hook, the lean build of crhook
+	// that hooks and crhook-runtime run.
+	Hook string
+	// Runtime is the absolute path of crhook-runtime (a link to Hook).
 	Runtime string
 	// Config, when set, is passed to every hook as CRHOOK_CONFIG.
 	Config string
@@ -37,8 +38,8 @@ type Options struct {
 	// pod): files are read and written under it, while the paths written
 	// into them stay the host's.
 	HostRoot string
-	// Binary, when set, is this crhook's executable to copy to Crhook
-	// (under HostRoot), so the node has the binary the engine points at.
+	// Binary, when set, is a crhook-hook executable to copy to Hook (under
+	// HostRoot), so the node has the binary the engine points at.
 	Binary string
 }
 
@@ -64,9 +65,16 @@ func (o Options) onHost(path string) string {
 
 func (o Options) validate() error {
 	var errs []error
-	for name, p := range map[string]string{"crhook": o.Crhook, "crhook-runtime": o.Runtime} {
+	for name, p := range map[string]string{"crhook-hook": o.Hook, "crhook-runtime": o.Runtime} {
 		if !filepath.IsAbs(p) {
 			errs = append(errs, fmt.Errorf("%s path %q is not absolute", name, p))
+		}
+	}
+	// Engines skip or fail on a hook program that does not exist (podman's
+	// loader drops the hook silently), so say so now.
+	if o.Binary == "" && filepath.IsAbs(o.Hook) {
+		if fi, err := os.Stat(o.onHost(o.Hook)); err != nil || !fi.Mode().IsRegular() {
+			errs = append(errs, fmt.Errorf("crhook-hook is not at %s: install it beside crhook (make install), or pass --install-binary DIR", o.Hook))
 		}
 	}
 	if o.Timeout <= 0 {
@@ -82,20 +90,19 @@ func orDefault(v, def string) string {
 	return def
 }
 
-// RuntimeLink makes crhook-runtime, the name that turns crhook into the
-// runtime shim, next to crhook.
+// RuntimeLink makes crhook-runtime, the name that turns crhook-hook into
+// the runtime shim, next to crhook-hook.
 func RuntimeLink(o Options) Change {
-	return Change{Path: o.onHost(o.Runtime), Symlink: filepath.Base(o.Crhook), Why: "crhook as the runtime shim"}
+	return Change{Path: o.onHost(o.Runtime), Symlink: filepath.Base(o.Hook), Why: "crhook-hook as the runtime shim"}
 }
 
-// binaryCopy installs this crhook's executable where the engine config
-// will point.
+// binaryCopy installs crhook-hook where the engine config will point.
 func binaryCopy(o Options) (Change, error) {
 	data, err := os.ReadFile(o.Binary)
 	if err != nil {
-		return Change{}, fmt.Errorf("read crhook binary: %w", err)
+		return Change{}, fmt.Errorf("read crhook-hook binary: %w", err)
 	}
-	return Change{Path: o.onHost(o.Crhook), Content: data, Mode: 0o755, Why: "the crhook binary"}, nil
+	return Change{Path: o.onHost(o.Hook), Content: data, Mode: 0o755, Why: "the crhook-hook binary engines run"}, nil
 }
 
 // For returns the plan for engine. Engines that take crhook-runtime also

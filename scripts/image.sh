@@ -1,5 +1,6 @@
 #!/bin/sh
-# make image: a small container image with crhook and the busybox applets
+# make image: a small container image with crhook, crhook-hook and the
+# busybox applets
 # the Kubernetes installer DaemonSet uses, built without a registry or a
 # Dockerfile base: a rootfs tarball imported with podman.
 #   scripts/image.sh BIN/crhook NAME:TAG
@@ -16,7 +17,8 @@ for applet in sh cat cp grep mkdir nsenter sleep tee true; do
 	ln -s busybox "$root/bin/$applet"
 done
 cp "$crhook" "$root/usr/local/bin/crhook"
-ln -s crhook "$root/usr/local/bin/crhook-runtime"
+cp "$(dirname "$crhook")/crhook-hook" "$root/usr/local/bin/crhook-hook"
+ln -s crhook-hook "$root/usr/local/bin/crhook-runtime"
 tar -C "$root" -cf "$work/rootfs.tar" .
 podman import \
 	--change 'ENV PATH=/usr/local/bin:/bin' \

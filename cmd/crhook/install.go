@@ -46,8 +46,8 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 	}
 	opts.HostRoot = absOrEmpty(*hostRoot)
 	if *binDir != "" {
-		opts.Binary = opts.Crhook
-		opts.Crhook = filepath.Join(*binDir, "crhook")
+		opts.Binary = opts.Hook
+		opts.Hook = filepath.Join(*binDir, cli.HookBinaryName)
 		opts.Runtime = filepath.Join(*binDir, cli.RuntimeName)
 	}
 	plan, err := install.For(*engine, opts, name == "uninstall")
@@ -73,8 +73,9 @@ func installOptions(configPath, hooksDir, engineConfig string) (install.Options,
 	if err != nil {
 		return install.Options{}, err
 	}
+	// Engines run crhook-hook, which make install puts beside crhook.
 	opts := install.Options{
-		Crhook:       me,
+		Hook:         filepath.Join(filepath.Dir(me), cli.HookBinaryName),
 		Runtime:      filepath.Join(filepath.Dir(me), cli.RuntimeName),
 		Timeout:      hook.HookTimeout(cfg),
 		HooksDir:     absOrEmpty(hooksDir),

@@ -28,10 +28,11 @@ func patchCommand(args []string, _ io.Reader, stdout io.Writer) error {
 		}
 	}
 	return cli.RunStage("patch", *configPath, func(env hook.Env) (hook.Outcome, error) {
-		var err error
-		if env.Self, err = cli.Self(); err != nil {
+		me, err := cli.Self()
+		if err != nil {
 			return hook.Outcome{}, err
 		}
+		env.Self = cli.HookBinaryOrSelf(me)
 		out, err := hook.Patch(env, *bundle, p)
 		if err == nil {
 			report(stdout, out)

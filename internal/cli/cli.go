@@ -107,3 +107,28 @@ func Self() (string, error) {
 	}
 	return filepath.EvalSymlinks(p)
 }
+
+// HookBinaryName is the lean build engines run, installed beside crhook.
+const HookBinaryName = "crhook-hook"
+
+// HookBinary returns the crhook-hook beside self, the binary the hooks
+// crhook registers should run, or "" when there is none.
+func HookBinary(self string) string {
+	if filepath.Base(self) == HookBinaryName {
+		return self
+	}
+	sibling := filepath.Join(filepath.Dir(self), HookBinaryName)
+	if fi, err := os.Stat(sibling); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return sibling
+	}
+	return ""
+}
+
+// HookBinaryOrSelf is HookBinary, falling back to self: a crhook copied
+// alone still registers working hooks, only slower ones.
+func HookBinaryOrSelf(self string) string {
+	if h := HookBinary(self); h != "" {
+		return h
+	}
+	return self
+}

@@ -57,7 +57,7 @@ func adjustForRuntime(inv shim.Invocation, args []string, runtimeFlag, configPat
 			bundle = "."
 		}
 		if err := runLoaded("runtime", cfg, func(env hook.Env) (hook.Outcome, error) {
-			env.Self = me
+			env.Self = HookBinaryOrSelf(me)
 			out, err := hook.AdjustBundle(env, bundle)
 			out.Container = inv.ID
 			return out, err

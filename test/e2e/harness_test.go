@@ -20,8 +20,9 @@ import (
 	"github.com/crhook/crhook/internal/verify"
 )
 
-// crhookBin is the static crhook built once for all tests.
-var crhookBin string
+// crhookBin and hookBin are the static crhook and crhook-hook, built
+// once for all tests into one directory, as make install places them.
+var crhookBin, hookBin string
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -38,18 +39,21 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	crhookBin = filepath.Join(dir, "crhook")
+	crhookBin, hookBin = filepath.Join(dir, "crhook"), filepath.Join(dir, "crhook-hook")
 	_, self, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(self), "..", "..")
-	build := exec.Command("go", "build", "-trimpath", "-o", crhookBin, "./cmd/crhook")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: build crhook: %v\n%s", err, out)
-		return 1
+	for out, pkg := range map[string]string{crhookBin: "./cmd/crhook", hookBin: "./cmd/crhook-hook"} {
+		build := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+		build.Dir = root
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: build %s: %v\n%s", pkg, err, out)
+			return 1
+		}
 	}
-	// crhook install points engines at crhook-runtime beside crhook.
-	if err := os.Symlink("crhook", filepath.Join(dir, "crhook-runtime")); err != nil {
+	// crhook install points engines at crhook-runtime, a link to
+	// crhook-hook beside crhook.
+	if err := os.Symlink("crhook-hook", filepath.Join(dir, "crhook-runtime")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -371,12 +375,12 @@ func readLog(t *testing.T, path string) []logLine {
 	return lines
 }
 
-// runtimeLink makes crhook-runtime, a link to the test's crhook, in a
+// runtimeLink makes crhook-runtime, a link to the test's crhook-hook, in a
 // temporary directory and returns its path.
 func runtimeLink(t *testing.T) string {
 	t.Helper()
 	link := filepath.Join(t.TempDir(), "crhook-runtime")
-	if err := os.Symlink(crhookBin, link); err != nil {
+	if err := os.Symlink(hookBin, link); err != nil {
 		t.Fatal(err)
 	}
 	return link

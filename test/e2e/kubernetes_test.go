@@ -72,10 +72,10 @@ func TestKubernetesInstaller(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("installer: %s", r)
 	}
-	if info, err := os.Stat(filepath.Join(hostRoot, "usr", "local", "bin", "crhook")); err != nil || info.Mode().Perm() != 0o755 {
+	if info, err := os.Stat(filepath.Join(hostRoot, "usr", "local", "bin", "crhook-hook")); err != nil || info.Mode().Perm() != 0o755 {
 		t.Fatalf("binary not installed: %v", err)
 	}
-	if target, err := os.Readlink(filepath.Join(hostRoot, "usr", "local", "bin", "crhook-runtime")); err != nil || target != "crhook" {
+	if target, err := os.Readlink(filepath.Join(hostRoot, "usr", "local", "bin", "crhook-runtime")); err != nil || target != "crhook-hook" {
 		t.Fatalf("crhook-runtime link: %q %v", target, err)
 	}
 	text, err := os.ReadFile(containerdConfig)

@@ -166,7 +166,7 @@ func testRefusesPatchedBundleWithWritableProcSys(t *testing.T, rt ociRuntime) {
 func assertRefusal(t *testing.T, rt ociRuntime, r result, logPath, stage, reason string) {
 	t.Helper()
 	if rt.showsHookStderr {
-		if !strings.Contains(r.Stderr, reason) || !strings.Contains(r.Stderr, "crhook "+stage) {
+		if !strings.Contains(r.Stderr, reason) || !strings.Contains(r.Stderr, "crhook-hook "+stage) {
 			t.Fatalf("the runtime's error must carry crhook's reason %q: %s", reason, r)
 		}
 		return
@@ -216,7 +216,7 @@ func testPoststartKillsContainerWithoutCap(t *testing.T, rt ociRuntime) {
 	configPath, logPath := writeConfig(t, "")
 	b.Edit(t, func(s *specs.Spec) {
 		s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
-		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: crhookBin, Args: []string{"crhook", "poststart"},
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "poststart"},
 			Env: []string{"CRHOOK_CONFIG=" + configPath}}}}
 	})
 	start := time.Now()
