@@ -79,6 +79,7 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 	steps := []func() error{
 		e.procSys,
 		func() error { return e.capabilities(req.Profile.Capabilities()) },
+		func() error { return e.dumpSeccomp(req.Profile) },
 		e.clone3,
 	}
 	if opts.OptIn {
@@ -179,6 +180,26 @@ func (e *editor) capabilities(caps []string) error {
 		return err
 	}
 	return e.root.set("process", process)
+}
+
+// dumpSeccomp refuses a checkpoint container with a seccomp filter, or
+// removes the filter when the admin chose that weakening.
+func (e *editor) dumpSeccomp(profile Profile) error {
+	if profile != ProfileCheckpoint || e.spec.Linux == nil || !InstallsFilter(e.spec.Linux.Seccomp) {
+		return nil
+	}
+	if e.policy.CheckpointSeccomp != CheckpointSeccompRemove {
+		return seccompDumpRefusal()
+	}
+	return e.editLinux(func(linux object) error {
+		if _, _, err := linux.get("seccomp"); err != nil {
+			return err
+		}
+		delete(linux, "seccomp")
+		e.spec.Linux.Seccomp = nil
+		e.note("removed linux.seccomp so CRIU can dump this checkpoint container (admin policy checkpoint_seccomp=%s)", CheckpointSeccompRemove)
+		return nil
+	})
 }
 
 func (e *editor) clone3() error {

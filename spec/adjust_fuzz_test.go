@@ -41,7 +41,7 @@ var fuzzHooks = map[string]specs.Hook{
 // policy: bits 0-2 allow minimal, restore and checkpoint (none set gives
 // the default policy's list); bits 3-4 pick the default profile among the
 // allowed ones; bit 5 sets proc_sys = "add-readonly"; bit 6 sets
-// open_clone3 = false.
+// open_clone3 = false; bit 7 sets checkpoint_seccomp = "remove".
 //
 // mode: bit 0 opts in as patch does; bit 1 registers crhook's hooks (patch
 // and the runtime shim); bits 2-3 pick patch's --profile ("" or one of
@@ -64,6 +64,9 @@ func fuzzOptions(policy, mode byte) Options {
 	}
 	if policy&(1<<6) != 0 {
 		p.OpenClone3 = false
+	}
+	if policy&(1<<7) != 0 {
+		p.CheckpointSeccomp = CheckpointSeccompRemove
 	}
 	opts := Options{Policy: p, OptIn: mode&1 != 0, Indent: mode&(1<<4) != 0}
 	if mode&(1<<1) != 0 {
@@ -234,18 +237,33 @@ func checkAdjust(t *testing.T, raw []byte, opts Options) (Result, error) {
 	}
 	checkAddedCaps(t, in, out, opts.Policy, res.Request.Profile)
 	checkVerifies(t, out, res.Request, opts.Policy)
-	checkUntouched(t, raw, res.Output)
+	checkUntouched(t, raw, res.Output, checkSeccompRemoval(t, in, out, res.Request, opts.Policy))
 	return res, err
+}
+
+// checkSeccompRemoval reports whether Adjust dropped the seccomp filter,
+// failing t unless that was the admin's checkpoint_seccomp = "remove" for
+// a checkpoint container.
+func checkSeccompRemoval(t *testing.T, in, out *specs.Spec, req Request, policy Policy) bool {
+	t.Helper()
+	hadFilter := in.Linux != nil && InstallsFilter(in.Linux.Seccomp)
+	if !hadFilter || (out.Linux != nil && out.Linux.Seccomp != nil) {
+		return false
+	}
+	if req.Profile != ProfileCheckpoint || policy.CheckpointSeccomp != CheckpointSeccompRemove {
+		t.Fatalf("the seccomp filter was removed for profile %q under checkpoint_seccomp=%q", req.Profile, policy.CheckpointSeccomp)
+	}
+	return true
 }
 
 // checkUntouched asserts that Adjust edits only what it documents: with
 // those members set aside, the spec reads the same to Go's decoder (and so
 // to runc) before and after. Members that swap meaning when an object is
 // re-encoded (a key repeated in another spelling) show up here.
-func checkUntouched(t *testing.T, raw, output []byte) {
+func checkUntouched(t *testing.T, raw, output []byte, seccompRemoved bool) {
 	t.Helper()
-	before, errBefore := withoutEdits(raw)
-	after, errAfter := withoutEdits(output)
+	before, errBefore := withoutEdits(raw, seccompRemoved)
+	after, errAfter := withoutEdits(output, seccompRemoved)
 	if errBefore != nil || errAfter != nil {
 		// A member crhook does not decide on has the wrong type: Parse
 		// leaves that to the runtime, which must reject both alike.
@@ -261,8 +279,9 @@ func checkUntouched(t *testing.T, raw, output []byte) {
 
 // withoutEdits decodes all of raw as runc does and clears what Adjust may
 // edit: the capability sets, crhook's annotations and hooks, /proc/sys in
-// linux.readonlyPaths and clone3 in seccomp rules.
-func withoutEdits(raw []byte) (*specs.Spec, error) {
+// linux.readonlyPaths and clone3 in seccomp rules, and the whole seccomp
+// profile when Adjust removed it.
+func withoutEdits(raw []byte, seccompRemoved bool) (*specs.Spec, error) {
 	s := &specs.Spec{}
 	if err := json.Unmarshal(raw, s); err != nil {
 		return nil, err
@@ -285,6 +304,9 @@ func withoutEdits(raw []byte) (*specs.Spec, error) {
 	}
 	if s.Linux != nil {
 		s.Linux.ReadonlyPaths = nilIfEmpty(slices.DeleteFunc(s.Linux.ReadonlyPaths, func(p string) bool { return p == ProcSys }))
+		if seccompRemoved {
+			s.Linux.Seccomp = nil
+		}
 		if sc := s.Linux.Seccomp; sc != nil {
 			var rules []specs.LinuxSyscall
 			for _, r := range sc.Syscalls {
@@ -318,7 +340,7 @@ func zeroToNil[T any](p *T) *T {
 
 // isRefusal reports whether err is one of the errors Adjust documents.
 func isRefusal(err error) bool {
-	for _, target := range []error{errkind.ErrBadInput, ErrNotAllowed, ErrProcSysWritable, ErrClone3Blocked} {
+	for _, target := range []error{errkind.ErrBadInput, ErrNotAllowed, ErrProcSysWritable, ErrClone3Blocked, ErrSeccompDump} {
 		if errors.Is(err, target) {
 			return true
 		}
@@ -452,7 +474,8 @@ func withAnnotations(raw []byte, restore, profile string, withProfile bool) ([]b
 
 // checkAnnotationOutcome predicts, from the annotation values alone, what
 // Adjust must do with the podman bundle (whose /proc/sys is read-only and
-// whose seccomp allows clone3, so nothing else can refuse it).
+// whose seccomp allows clone3, so only its seccomp filter can refuse it,
+// and only the checkpoint profile).
 func checkAnnotationOutcome(t *testing.T, res Result, err error, opts Options, restore, profile string, withProfile bool) {
 	t.Helper()
 	if opts.OptIn {
@@ -486,6 +509,8 @@ func checkAnnotationOutcome(t *testing.T, res Result, err error, opts Options, r
 		wantErr = errkind.ErrBadInput
 	case !opts.Policy.Allows(want):
 		wantErr = ErrNotAllowed
+	case want == ProfileCheckpoint && opts.Policy.CheckpointSeccomp != CheckpointSeccompRemove:
+		wantErr = ErrSeccompDump
 	}
 	if wantErr != nil {
 		if !errors.Is(err, wantErr) {

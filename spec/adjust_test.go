@@ -22,6 +22,10 @@ func TestAdjust(t *testing.T) {
 	addReadonly.ProcSys = ProcSysAddReadonly
 	closedClone3 := DefaultPolicy()
 	closedClone3.OpenClone3 = false
+	checkpointAllowed := DefaultPolicy()
+	checkpointAllowed.AllowedProfiles = Profiles
+	removeSeccomp := checkpointAllowed
+	removeSeccomp.CheckpointSeccomp = CheckpointSeccompRemove
 	writable := func(s *specs.Spec) *specs.Spec {
 		s.Linux.ReadonlyPaths = slices.DeleteFunc(s.Linux.ReadonlyPaths, func(p string) bool { return p == ProcSys })
 		return s
@@ -37,7 +41,9 @@ func TestAdjust(t *testing.T) {
 		wantSets    []CapSet
 		// wantSeccompEdit says whether clone3 had to be let through.
 		wantSeccompEdit bool
-		wantHooks       bool
+		// wantNoSeccomp says the seccomp profile must be gone.
+		wantNoSeccomp bool
+		wantHooks     bool
 	}{
 		{
 			name:        "runc default as uid 1000, minimal",
@@ -86,6 +92,36 @@ func TestAdjust(t *testing.T) {
 			name:    "checkpoint profile is not allowed by default",
 			spec:    optIn(runcSpec(t), "checkpoint"),
 			wantErr: ErrNotAllowed,
+		},
+		{
+			name:        "checkpoint without a seccomp profile",
+			spec:        optIn(runcSpec(t), "checkpoint"),
+			opts:        Options{Policy: checkpointAllowed},
+			wantProfile: ProfileCheckpoint,
+			wantSets:    RequiredSets(1000),
+		},
+		{
+			name:    "checkpoint under a seccomp filter is refused: criu dump could not work",
+			spec:    optIn(withDockerSeccomp(t, runcSpec(t)), "checkpoint"),
+			opts:    Options{Policy: checkpointAllowed},
+			wantErr: ErrSeccompDump,
+		},
+		{
+			name:            "checkpoint under a seccomp filter, admin chose checkpoint_seccomp = remove",
+			spec:            optIn(withDockerSeccomp(t, runcSpec(t)), "checkpoint"),
+			opts:            Options{Policy: removeSeccomp},
+			wantProfile:     ProfileCheckpoint,
+			wantSets:        RequiredSets(1000),
+			wantSeccompEdit: true,
+			wantNoSeccomp:   true,
+		},
+		{
+			name:            "checkpoint_seccomp = remove leaves other profiles' filters alone",
+			spec:            optIn(withDockerSeccomp(t, runcSpec(t)), "restore"),
+			opts:            Options{Policy: removeSeccomp},
+			wantProfile:     ProfileRestore,
+			wantSets:        RequiredSets(1000),
+			wantSeccompEdit: true,
 		},
 		{
 			name:    "hostile profile value",
@@ -157,6 +193,9 @@ func TestAdjust(t *testing.T) {
 			}
 			if v := Clone3Verdict(out.Linux.Seccomp); !v.Allowed {
 				t.Errorf("clone3 still blocked: %s", v.Why)
+			}
+			if gone := InstallsFilter(tt.spec.Linux.Seccomp) && out.Linux.Seccomp == nil; gone != tt.wantNoSeccomp {
+				t.Errorf("seccomp removed = %v, want %v", gone, tt.wantNoSeccomp)
 			}
 			if edited := strings.Contains(strings.Join(res.Changes, "\n"), "seccomp"); edited != tt.wantSeccompEdit {
 				t.Errorf("seccomp edited = %v, want %v (changes: %v)", edited, tt.wantSeccompEdit, res.Changes)

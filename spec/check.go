@@ -32,6 +32,7 @@ var Checks = []Check{
 	checkCapabilities,
 	checkProcSys,
 	checkClone3,
+	checkSeccompDump,
 }
 
 // Verify runs every check and joins all failures, so one run tells the
@@ -92,6 +93,13 @@ func checkClone3(s *specs.Spec, _ Request, _ Host) error {
 	}
 	if v := Clone3Verdict(sc); !v.Allowed {
 		return fmt.Errorf("%w: %s; allow clone3 in the seccomp profile or adjust the spec with crhook", ErrClone3Blocked, v.Why)
+	}
+	return nil
+}
+
+func checkSeccompDump(s *specs.Spec, req Request, _ Host) error {
+	if req.Profile == ProfileCheckpoint && s.Linux != nil && InstallsFilter(s.Linux.Seccomp) {
+		return seccompDumpRefusal()
 	}
 	return nil
 }

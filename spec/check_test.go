@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -58,6 +59,60 @@ func TestVerify(t *testing.T) {
 				if !errors.Is(err, w) {
 					t.Errorf("err = %v, want it to include %v", err, w)
 				}
+			}
+		})
+	}
+}
+
+func TestVerifyCheckpointSeccomp(t *testing.T) {
+	host := Host{CapLastCap: 40}
+	granted := func(t *testing.T, s *specs.Spec, profile Profile) *specs.Spec {
+		t.Helper()
+		gaps := MissingCapabilities(s.Process.Capabilities, s.Process.User.UID, profile.Capabilities())
+		for _, g := range gaps {
+			switch g.Set {
+			case Bounding:
+				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, g.Missing...)
+			case Effective:
+				s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, g.Missing...)
+			case Permitted:
+				s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, g.Missing...)
+			case Inheritable:
+				s.Process.Capabilities.Inheritable = append(s.Process.Capabilities.Inheritable, g.Missing...)
+			case Ambient:
+				s.Process.Capabilities.Ambient = append(s.Process.Capabilities.Ambient, g.Missing...)
+			}
+		}
+		return s
+	}
+	openClone3 := func(s *specs.Spec) *specs.Spec {
+		rules := slices.DeleteFunc(s.Linux.Seccomp.Syscalls, func(r specs.LinuxSyscall) bool { return slices.Contains(r.Names, Clone3) })
+		s.Linux.Seccomp.Syscalls = append(rules, specs.LinuxSyscall{Names: []string{Clone3}, Action: specs.ActAllow})
+		return s
+	}
+	tests := []struct {
+		name    string
+		spec    *specs.Spec
+		profile Profile
+		wantErr bool
+	}{
+		{name: "checkpoint, no seccomp", spec: granted(t, runcSpec(t), ProfileCheckpoint), profile: ProfileCheckpoint},
+		{name: "checkpoint under a filter", spec: openClone3(granted(t, withDockerSeccomp(t, runcSpec(t)), ProfileCheckpoint)), profile: ProfileCheckpoint, wantErr: true},
+		{name: "checkpoint, runc's empty profile installs no filter", spec: func() *specs.Spec {
+			s := granted(t, runcSpec(t), ProfileCheckpoint)
+			s.Linux.Seccomp = &specs.LinuxSeccomp{}
+			return s
+		}(), profile: ProfileCheckpoint},
+		{name: "minimal under a filter is fine", spec: openClone3(granted(t, withDockerSeccomp(t, runcSpec(t)), ProfileMinimal)), profile: ProfileMinimal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Verify(tt.spec, Request{OptedIn: true, Profile: tt.profile}, host)
+			if got := errors.Is(err, ErrSeccompDump); got != tt.wantErr {
+				t.Fatalf("err = %v, want ErrSeccompDump %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && err != nil {
+				t.Fatalf("unexpected refusal: %v", err)
 			}
 		})
 	}

@@ -42,6 +42,10 @@ func CheckLive(p LiveProcess, profile Profile) error {
 		errs = append(errs, fmt.Errorf("%w: pid %d (uid %d) lacks %s in %s; check that the runtime and kernel know it (runc 1.0+, Linux 5.9+) and that nothing drops it after create",
 			ErrNotHeld, pid, status.UID, CapCheckpointRestore, strings.Join(gaps, ", ")))
 	}
+	if profile == ProfileCheckpoint && status.Seccomp != 0 {
+		errs = append(errs, fmt.Errorf("%w: pid %d runs in seccomp mode %d, so criu dump will fail; run the container without a seccomp profile, or the admin can set checkpoint_seccomp = %q",
+			ErrSeccompDump, pid, status.Seccomp, CheckpointSeccompRemove))
+	}
 	switch m := VisibleMount(p.Mounts, ProcSys); {
 	case m == nil:
 		errs = append(errs, fmt.Errorf("%w: pid %d has no root mount in its mountinfo", ErrProcSysLive, pid))

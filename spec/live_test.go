@@ -19,9 +19,18 @@ func TestCheckLive(t *testing.T) {
 	withoutAmbient := granted
 	withoutAmbient.Ambient = 0
 	root := proc.Status{UID: 0, Permitted: cr, Effective: cr, Bounding: cr}
+	checkpoint := granted
+	checkpoint.Bounding |= 1<<8 | 1<<19
+	checkpoint.Permitted |= 1<<8 | 1<<19
+	checkpoint.Effective |= 1<<8 | 1<<19
+	checkpoint.Inheritable |= 1<<8 | 1<<19
+	checkpoint.Ambient |= 1<<8 | 1<<19
+	filtered := checkpoint
+	filtered.Seccomp = 2
 	writable := strings.ReplaceAll(string(mountinfo), "/sys /proc/sys ro,", "/sys /proc/sys rw,")
 	tests := []struct {
 		name      string
+		profile   Profile
 		status    proc.Status
 		mountinfo string
 		want      []error
@@ -32,11 +41,17 @@ func TestCheckLive(t *testing.T) {
 		{name: "ambient dropped", status: withoutAmbient, mountinfo: string(mountinfo), want: []error{ErrNotHeld}, wantText: "lacks CAP_CHECKPOINT_RESTORE in ambient"},
 		{name: "/proc/sys read-write", status: granted, mountinfo: writable, want: []error{ErrProcSysLive}, wantText: "read-write mount at /proc/sys"},
 		{name: "both", status: withoutAmbient, mountinfo: writable, want: []error{ErrNotHeld, ErrProcSysLive}},
+		{name: "checkpoint without a filter", profile: ProfileCheckpoint, status: checkpoint, mountinfo: string(mountinfo)},
+		{name: "checkpoint under a filter cannot dump", profile: ProfileCheckpoint, status: filtered, mountinfo: string(mountinfo), want: []error{ErrSeccompDump}, wantText: "seccomp mode 2"},
+		{name: "minimal under a filter is fine", status: func() proc.Status { s := granted; s.Seccomp = 2; return s }(), mountinfo: string(mountinfo)},
 		{name: "no root mount", status: granted, mountinfo: "66 65 0:40 / /proc rw,relatime - proc proc rw\n", want: []error{ErrProcSysLive}, wantText: "no root mount"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckLive(LiveProcess{PID: 42, Status: tt.status, Mounts: parseMounts(t, tt.mountinfo)}, ProfileMinimal)
+			if tt.profile == "" {
+				tt.profile = ProfileMinimal
+			}
+			err := CheckLive(LiveProcess{PID: 42, Status: tt.status, Mounts: parseMounts(t, tt.mountinfo)}, tt.profile)
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("unexpected refusal: %v", err)

@@ -20,6 +20,21 @@ const (
 	ProcSysAddReadonly ProcSysMode = "add-readonly"
 )
 
+// CheckpointSeccompMode says what to do with a container opted in with
+// the checkpoint profile whose spec installs a seccomp filter. CRIU must
+// suspend a task's filter to dump it (PTRACE_O_SUSPEND_SECCOMP), which
+// the kernel allows only with CAP_SYS_ADMIN, so such a container cannot
+// do what its profile promises.
+type CheckpointSeccompMode string
+
+const (
+	// CheckpointSeccompRefuse fails the container (the default).
+	CheckpointSeccompRefuse CheckpointSeccompMode = "refuse"
+	// CheckpointSeccompRemove drops the filter, an explicit weakening the
+	// admin chose; every removal is logged.
+	CheckpointSeccompRemove CheckpointSeccompMode = "remove"
+)
+
 // Policy is what the admin allows. The zero value is not valid; start from
 // DefaultPolicy.
 type Policy struct {
@@ -32,16 +47,20 @@ type Policy struct {
 	// OpenClone3 lets clone3 through a seccomp profile that blocks it. When
 	// false, such a container is refused instead.
 	OpenClone3 bool
+	// CheckpointSeccomp decides what happens to a checkpoint container
+	// with a seccomp filter.
+	CheckpointSeccomp CheckpointSeccompMode
 }
 
 // DefaultPolicy is used when the admin wrote no config: the two profiles
 // that add no ptrace power, refusal on writable /proc/sys, clone3 opened.
 func DefaultPolicy() Policy {
 	return Policy{
-		DefaultProfile:  ProfileMinimal,
-		AllowedProfiles: []Profile{ProfileMinimal, ProfileRestore},
-		ProcSys:         ProcSysRefuse,
-		OpenClone3:      true,
+		DefaultProfile:    ProfileMinimal,
+		AllowedProfiles:   []Profile{ProfileMinimal, ProfileRestore},
+		ProcSys:           ProcSysRefuse,
+		OpenClone3:        true,
+		CheckpointSeccomp: CheckpointSeccompRefuse,
 	}
 }
 
@@ -63,6 +82,11 @@ func (p Policy) Validate() error {
 	case ProcSysRefuse, ProcSysAddReadonly:
 	default:
 		errs = append(errs, fmt.Errorf("proc_sys %s is not %q or %q", quote(string(p.ProcSys)), ProcSysRefuse, ProcSysAddReadonly))
+	}
+	switch p.CheckpointSeccomp {
+	case CheckpointSeccompRefuse, CheckpointSeccompRemove:
+	default:
+		errs = append(errs, fmt.Errorf("checkpoint_seccomp %s is not %q or %q", quote(string(p.CheckpointSeccomp)), CheckpointSeccompRefuse, CheckpointSeccompRemove))
 	}
 	return errkind.BadInput(errors.Join(errs...))
 }

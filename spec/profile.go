@@ -10,17 +10,28 @@ import (
 
 // Profile names a fixed set of capabilities an opted-in container may get.
 // Profiles never contain CAP_SYS_ADMIN: that is the point of crhook.
+//
+// Profiles nest: each holds every capability of the ones before it. The
+// grant reaches every process of the container (the ambient set is how a
+// non-root process keeps a capability across exec), so the processes
+// CRIU dumps hold their container's profile, and CRIU's restorer cannot
+// give a task a capability it lacks itself. A dump therefore restores
+// under its own profile or a later one, and nesting makes "later" mean
+// "more".
 type Profile string
 
 const (
 	// ProfileMinimal grants only CAP_CHECKPOINT_RESTORE: enough to place
-	// processes at chosen PIDs with clone3 set_tid.
+	// processes at chosen PIDs with clone3 set_tid, and for CRIU to dump
+	// and restore a same-uid tree whose tasks had no_new_privs, on a host
+	// whose Yama (if any) lets a process trace its own uid.
 	ProfileMinimal Profile = "minimal"
-	// ProfileRestore adds CAP_SETPCAP, because CRIU's restorer trims the
-	// bounding set of the processes it restores.
+	// ProfileRestore adds CAP_SETPCAP: CRIU's restorer trims the bounding
+	// set, which needs it unless the dumped tasks had no_new_privs.
 	ProfileRestore Profile = "restore"
-	// ProfileCheckpoint adds CAP_SYS_PTRACE, needed to dump processes from
-	// inside the container.
+	// ProfileCheckpoint adds CAP_SYS_PTRACE, which CRIU needs to dump
+	// processes it did not start where Yama's ptrace_scope is 1 or more.
+	// Dumping also needs the container to run without a seccomp filter.
 	ProfileCheckpoint Profile = "checkpoint"
 )
 
@@ -42,9 +53,14 @@ func (p Profile) Capabilities() []string {
 	case ProfileRestore:
 		return []string{CapCheckpointRestore, "CAP_SETPCAP"}
 	case ProfileCheckpoint:
-		return []string{CapCheckpointRestore, "CAP_SYS_PTRACE"}
+		return []string{CapCheckpointRestore, "CAP_SETPCAP", "CAP_SYS_PTRACE"}
 	}
 	return nil
+}
+
+// Includes reports whether p grants every capability of other.
+func (p Profile) Includes(other Profile) bool {
+	return slices.Index(Profiles, p) >= slices.Index(Profiles, other) && slices.Contains(Profiles, other)
 }
 
 // ParseProfile returns the profile called name, or a bad-input error that

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -28,8 +29,8 @@ const (
 // unconditional rules count as allowing; any rule naming clone3 with a
 // blocking action counts as blocking.
 func Clone3Verdict(sc *specs.LinuxSeccomp) SeccompVerdict {
-	if sc == nil {
-		return SeccompVerdict{Allowed: true, Why: "no seccomp profile"}
+	if !InstallsFilter(sc) {
+		return SeccompVerdict{Allowed: true, Why: "no seccomp filter"}
 	}
 	allowedByRule := false
 	for _, rule := range sc.Syscalls {
@@ -71,4 +72,26 @@ func describeAction(a specs.LinuxSeccompAction, ret *uint, defaultErrno uint) st
 		return "returns EPERM"
 	}
 	return fmt.Sprintf("returns errno %d", errno)
+}
+
+// ErrSeccompDump marks a checkpoint container whose seccomp filter would
+// make CRIU's dump fail.
+var ErrSeccompDump = errors.New("a seccomp filter stops criu dump")
+
+// InstallsFilter reports whether a runtime installs a seccomp filter for
+// sc. runc takes a profile with no default action and no rules as none
+// (libcontainer/specconv SetupSeccomp); any other profile is a filter.
+func InstallsFilter(sc *specs.LinuxSeccomp) bool {
+	return sc != nil && (sc.DefaultAction != "" || len(sc.Syscalls) > 0)
+}
+
+// seccompDumpRefusal is the refusal for a checkpoint container with a
+// seccomp filter. CRIU suspends each dumped task's filter with
+// PTRACE_O_SUSPEND_SECCOMP (compel's ptrace_suspend_seccomp), and the
+// kernel allows that only to a tracer holding CAP_SYS_ADMIN that runs
+// without a filter itself, which no crhook container is.
+func seccompDumpRefusal() error {
+	return fmt.Errorf("%w: profile %q is for dumping, and CRIU must suspend each task's seccomp filter to dump it, which needs CAP_SYS_ADMIN; "+
+		"run the container without a seccomp profile (--security-opt seccomp=unconfined; Kubernetes: no seccompProfile), "+
+		"or the admin can set checkpoint_seccomp = %q", ErrSeccompDump, ProfileCheckpoint, CheckpointSeccompRemove)
 }

@@ -48,13 +48,14 @@ func Default() Config {
 
 // file mirrors the TOML keys; pointers tell "absent" from "zero".
 type file struct {
-	DefaultProfile  *string  `toml:"default_profile"`
-	AllowedProfiles []string `toml:"allowed_profiles"`
-	ProcSys         *string  `toml:"proc_sys"`
-	OpenClone3      *bool    `toml:"open_clone3"`
-	LogFile         *string  `toml:"log_file"`
-	Timeout         *string  `toml:"timeout"`
-	Runtime         *string  `toml:"runtime"`
+	DefaultProfile    *string  `toml:"default_profile"`
+	AllowedProfiles   []string `toml:"allowed_profiles"`
+	ProcSys           *string  `toml:"proc_sys"`
+	OpenClone3        *bool    `toml:"open_clone3"`
+	CheckpointSeccomp *string  `toml:"checkpoint_seccomp"`
+	LogFile           *string  `toml:"log_file"`
+	Timeout           *string  `toml:"timeout"`
+	Runtime           *string  `toml:"runtime"`
 }
 
 // Resolve picks the config path: the flag, else $CRHOOK_CONFIG, else the
@@ -117,6 +118,9 @@ func Parse(data []byte) (Config, error) {
 	}
 	if f.OpenClone3 != nil {
 		c.Policy.OpenClone3 = *f.OpenClone3
+	}
+	if f.CheckpointSeccomp != nil {
+		c.Policy.CheckpointSeccomp = spec.CheckpointSeccompMode(*f.CheckpointSeccomp)
 	}
 	if err := c.Policy.Validate(); err != nil {
 		return Config{}, err

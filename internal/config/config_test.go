@@ -26,12 +26,14 @@ func TestParse(t *testing.T) {
 allowed_profiles = ["minimal", "restore", "checkpoint"]
 proc_sys = "add-readonly"
 open_clone3 = false
+checkpoint_seccomp = "remove"
 log_file = "/var/log/crhook.log"
 timeout = "2s"
 runtime = "/usr/bin/crun"
 `,
 			want: func(c *Config) {
-				c.Policy = spec.Policy{DefaultProfile: spec.ProfileRestore, AllowedProfiles: spec.Profiles, ProcSys: spec.ProcSysAddReadonly}
+				c.Policy = spec.Policy{DefaultProfile: spec.ProfileRestore, AllowedProfiles: spec.Profiles, ProcSys: spec.ProcSysAddReadonly,
+					CheckpointSeccomp: spec.CheckpointSeccompRemove}
 				c.LogFile = "/var/log/crhook.log"
 				c.Timeout = 2 * time.Second
 				c.Runtime = "/usr/bin/crun"
@@ -42,6 +44,7 @@ runtime = "/usr/bin/crun"
 		{name: "unknown profile", in: `allowed_profiles = ["minimal", "CAP_SYS_ADMIN"]`, wantErr: true},
 		{name: "default outside allowed", in: `allowed_profiles = ["minimal"]` + "\n" + `default_profile = "restore"`, wantErr: true},
 		{name: "wrong type", in: `open_clone3 = "yes"`, wantErr: true},
+		{name: "unknown checkpoint_seccomp", in: `checkpoint_seccomp = "ignore"`, wantErr: true},
 		{name: "bad timeout", in: `timeout = "forever"`, wantErr: true},
 		{name: "zero timeout", in: `timeout = "0s"`, wantErr: true},
 	}

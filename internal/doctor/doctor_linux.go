@@ -102,10 +102,10 @@ func yama() Line {
 	scope := strings.TrimSpace(string(data))
 	l.Detail = "ptrace_scope is " + scope
 	switch scope {
-	case "0", "1":
+	case "0":
 		l.Status = StatusOK
-	case "2":
-		l.Status, l.Fix = StatusWarn, "checkpointing inside a container needs the checkpoint profile (CAP_SYS_PTRACE)"
+	case "1", "2":
+		l.Status, l.Fix = StatusWarn, "criu dump of processes it did not start needs the checkpoint profile (CAP_SYS_PTRACE) here"
 	default:
 		l.Status, l.Fix = StatusWarn, "ptrace is disabled: CRIU cannot dump processes (restore still works)"
 	}
