@@ -11,6 +11,7 @@ require (
 )
 
 require (
+	github.com/checkpoint-restore/go-criu/v7 v7.2.0
 	github.com/moby/sys/capability v0.5.0
 	google.golang.org/grpc v1.82.1
 	k8s.io/api v0.37.2
@@ -39,7 +40,7 @@ require (
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260526163538-3dc84a4a5aaa // indirect
-	google.golang.org/protobuf v1.36.12-0.20260120151049-f2248ac996af // indirect
+	google.golang.org/protobuf v1.36.12-0.20260120151049-f2248ac996af
 	k8s.io/cri-api v0.37.2
 )
 

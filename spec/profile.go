@@ -58,11 +58,6 @@ func (p Profile) Capabilities() []string {
 	return nil
 }
 
-// Includes reports whether p grants every capability of other.
-func (p Profile) Includes(other Profile) bool {
-	return slices.Index(Profiles, p) >= slices.Index(Profiles, other) && slices.Contains(Profiles, other)
-}
-
 // ParseProfile returns the profile called name, or a bad-input error that
 // lists the valid names.
 func ParseProfile(name string) (Profile, error) {

@@ -28,10 +28,11 @@ func verifyCommand(args []string, _ io.Reader, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	pidList := fs.String("pids", "", "comma-separated PIDs for the drill; the first is the parent")
 	tree := fs.Int("tree", 0, fmt.Sprintf("drill with a tree of N processes at free PIDs (default %d)", verify.DefaultTree))
+	images := fs.String("images", "", "CRIU image directory (criu dump -D): say whether criu restore --unprivileged of it can work here")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	opts := verify.Options{Tree: *tree}
+	opts := verify.Options{Tree: *tree, Images: *images}
 	switch {
 	case *pidList != "" && *tree != 0:
 		return errkind.BadInput(errors.New("give --pids or --tree, not both"))
@@ -49,7 +50,10 @@ func verifyCommand(args []string, _ io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("find crhook's own path: %w", err)
 	}
 	opts.Self = exe
-	report := verify.Run(opts)
+	report, err := verify.Run(opts)
+	if err != nil {
+		return err
+	}
 	if err := writeReport(stdout, *asJSON, report); err != nil {
 		return err
 	}

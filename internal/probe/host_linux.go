@@ -55,6 +55,12 @@ func NoNewPrivs() (bool, error) {
 	return v == 1, err
 }
 
+// Securebits reports the caller's securebits (PR_GET_SECUREBITS).
+func Securebits() (uint32, error) {
+	v, err := unix.PrctlRetInt(unix.PR_GET_SECUREBITS, 0, 0, 0, 0)
+	return uint32(v), err
+}
+
 // InInitialUserNS reports whether the caller is in the initial user
 // namespace, whose uid_map maps all of 0..2^32-2 onto itself.
 func InInitialUserNS() (bool, error) {

@@ -74,7 +74,7 @@ func FreePIDs(n, lo, pidMax int) ([]int, error) {
 	var pids []int
 	for i := 0; i < n; i++ {
 		pid := lo + i*step
-		for taken(pid) || (len(pids) > 0 && pid <= pids[len(pids)-1]) {
+		for Taken(pid) || (len(pids) > 0 && pid <= pids[len(pids)-1]) {
 			pid++
 		}
 		if pid >= pidMax {
@@ -85,7 +85,9 @@ func FreePIDs(n, lo, pidMax int) ([]int, error) {
 	return pids, nil
 }
 
-func taken(pid int) bool {
+// Taken reports whether a process holds pid in the caller's PID
+// namespace.
+func Taken(pid int) bool {
 	err := unix.Kill(pid, 0)
 	return err == nil || errors.Is(err, unix.EPERM)
 }

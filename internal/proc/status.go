@@ -13,6 +13,10 @@ import (
 type Status struct {
 	// UID is the effective uid.
 	UID uint32
+	// UIDs and GIDs are the real, effective, saved and filesystem ids.
+	UIDs, GIDs [4]uint32
+	// Groups are the supplementary groups.
+	Groups []uint32
 	// Capability sets as bit masks, bit n for capability n.
 	Inheritable, Permitted, Effective, Bounding, Ambient uint64
 	NoNewPrivs                                           bool
@@ -42,7 +46,12 @@ func ParseStatus(r io.Reader) (Status, error) {
 		var err error
 		switch key {
 		case "Uid":
-			err = parseEffectiveUID(value, &st.UID)
+			err = parseIDs(value, &st.UIDs)
+			st.UID = st.UIDs[1]
+		case "Gid":
+			err = parseIDs(value, &st.GIDs)
+		case "Groups":
+			st.Groups, err = parseGroups(value)
 		case "NoNewPrivs":
 			st.NoNewPrivs = value == "1"
 		case "Seccomp":
@@ -70,16 +79,40 @@ func ParseStatus(r io.Reader) (Status, error) {
 	return st, nil
 }
 
-// parseEffectiveUID takes the second of the four uids (real, effective,
-// saved, filesystem).
-func parseEffectiveUID(value string, uid *uint32) error {
+// parseIDs reads the four ids of a Uid or Gid line: real, effective,
+// saved, filesystem.
+func parseIDs(value string, ids *[4]uint32) error {
 	f := strings.Fields(value)
 	if len(f) != 4 {
-		return fmt.Errorf("want 4 uids, got %d", len(f))
+		return fmt.Errorf("want 4 ids, got %d", len(f))
 	}
-	n, err := strconv.ParseUint(f[1], 10, 32)
-	*uid = uint32(n)
-	return err
+	for i, s := range f {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return err
+		}
+		ids[i] = uint32(n)
+	}
+	return nil
+}
+
+// maxGroups is the kernel's NGROUPS_MAX.
+const maxGroups = 65536
+
+func parseGroups(value string) ([]uint32, error) {
+	f := strings.Fields(value)
+	if len(f) > maxGroups {
+		return nil, fmt.Errorf("%d groups, more than %d", len(f), maxGroups)
+	}
+	groups := make([]uint32, 0, len(f))
+	for _, s := range f {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, uint32(n))
+	}
+	return groups, nil
 }
 
 // Set returns the named capability set ("bounding", "effective", ...).

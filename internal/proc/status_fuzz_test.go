@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -39,7 +40,7 @@ func FuzzParseStatus(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := ParseStatus(bytes.NewReader(data))
 		if err != nil {
-			if st != (Status{}) {
+			if !reflect.DeepEqual(st, Status{}) {
 				t.Fatalf("error %v came with a non-zero status %+v", err, st)
 			}
 			return
@@ -48,7 +49,7 @@ func FuzzParseStatus(f *testing.F) {
 		if err != nil {
 			t.Fatalf("status in the kernel's format does not parse: %v\n%s", err, formatStatus(st))
 		}
-		if again != st {
+		if !reflect.DeepEqual(again, st) {
 			t.Fatalf("round trip changed the status: %+v, then %+v", st, again)
 		}
 		for _, name := range []string{"bounding", "effective", "permitted", "inheritable", "ambient"} {
@@ -72,6 +73,17 @@ func formatStatus(st Status) string {
 	if st.NoNewPrivs {
 		noNewPrivs = 1
 	}
-	return fmt.Sprintf("Name:\tx\nUid:\t%d\t%d\t%d\t%d\nCapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\nCapBnd:\t%016x\nCapAmb:\t%016x\nNoNewPrivs:\t%d\nSeccomp:\t%d\n",
-		st.UID, st.UID, st.UID, st.UID, st.Inheritable, st.Permitted, st.Effective, st.Bounding, st.Ambient, noNewPrivs, st.Seccomp)
+	text := fmt.Sprintf("Name:\tx\nUid:\t%d\t%d\t%d\t%d\n", st.UIDs[0], st.UIDs[1], st.UIDs[2], st.UIDs[3])
+	if st.GIDs != [4]uint32{} {
+		text += fmt.Sprintf("Gid:\t%d\t%d\t%d\t%d\n", st.GIDs[0], st.GIDs[1], st.GIDs[2], st.GIDs[3])
+	}
+	if st.Groups != nil {
+		text += "Groups:\t"
+		for _, g := range st.Groups {
+			text += fmt.Sprintf("%d ", g)
+		}
+		text += "\n"
+	}
+	return text + fmt.Sprintf("CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\nCapBnd:\t%016x\nCapAmb:\t%016x\nNoNewPrivs:\t%d\nSeccomp:\t%d\n",
+		st.Inheritable, st.Permitted, st.Effective, st.Bounding, st.Ambient, noNewPrivs, st.Seccomp)
 }

@@ -3,6 +3,7 @@ package proc
 import (
 	"errors"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func TestParseStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nCapInh:\t0000010000000000\nCapPrm:\t0000010000000000\n" +
+	base := "Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1001\t1000\t1000\nGroups:\t4 27 \nCapInh:\t0000010000000000\nCapPrm:\t0000010000000000\n" +
 		"CapEff:\t0000010000000000\nCapBnd:\t00000100000000c0\nCapAmb:\t0000010000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n"
 	tests := []struct {
 		name    string
@@ -28,16 +29,17 @@ func TestParseStatus(t *testing.T) {
 		{
 			name: "uid 1000 with the cap everywhere",
 			in:   base,
-			want: Status{UID: 1000, Inheritable: 1 << 40, Permitted: 1 << 40, Effective: 1 << 40, Bounding: 1<<40 | 0xc0, Ambient: 1 << 40, NoNewPrivs: true, Seccomp: 2},
+			want: Status{UID: 1000, UIDs: [4]uint32{1000, 1000, 1000, 1000}, GIDs: [4]uint32{1000, 1001, 1000, 1000}, Groups: []uint32{4, 27}, Inheritable: 1 << 40, Permitted: 1 << 40, Effective: 1 << 40, Bounding: 1<<40 | 0xc0, Ambient: 1 << 40, NoNewPrivs: true, Seccomp: 2},
 		},
 		{
 			name: "real runc container as root",
 			in:   string(real),
-			want: Status{UID: 0, Permitted: 0x20000420, Effective: 0x20000420, Bounding: 0x20000420, NoNewPrivs: true},
+			want: Status{UID: 0, Groups: []uint32{}, Permitted: 0x20000420, Effective: 0x20000420, Bounding: 0x20000420, NoNewPrivs: true},
 		},
 		{name: "empty", in: "", wantErr: true},
 		{name: "missing CapAmb (kernel before 4.3)", in: strings.Replace(base, "CapAmb:\t0000010000000000\n", "", 1), wantErr: true},
 		{name: "bad hex", in: strings.Replace(base, "CapEff:\t0000010000000000", "CapEff:\tzz", 1), wantErr: true},
+		{name: "bad group", in: strings.Replace(base, "Groups:\t4 27 ", "Groups:\t4 x", 1), wantErr: true},
 		{name: "short Uid", in: strings.Replace(base, "Uid:\t1000\t1000\t1000\t1000", "Uid:\t1000", 1), wantErr: true},
 		{name: "binary junk", in: "\x00\xff:\n::::\n", wantErr: true},
 	}
@@ -47,7 +49,7 @@ func TestParseStatus(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
-			if err == nil && got != tt.want {
+			if err == nil && !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}
 		})

@@ -41,6 +41,8 @@ type Report struct {
 	UID     int     `json:"uid"`
 	Checks  []Check `json:"checks"`
 	Drill   Drill   `json:"drill"`
+	// Restore is set by --images: the restore preflight.
+	Restore *Restore `json:"restore,omitempty"`
 }
 
 // WriteText prints the report for a person.

@@ -19,13 +19,17 @@ type Options struct {
 	Tree int
 	// Self is crhook's path; the drill's parent process runs it.
 	Self string
+	// Images, when set, is a CRIU image directory: the report then says
+	// whether `criu restore --unprivileged` of that dump can work here.
+	Images string
 }
 
 // DefaultTree is the drill's size when neither PIDs nor Tree is given.
 const DefaultTree = 8
 
 // Run probes the kernel as the calling process and builds the report.
-func Run(opts Options) Report {
+// Its only error is an image directory that cannot be read (bad input).
+func Run(opts Options) (Report, error) {
 	r := Report{UID: os.Geteuid()}
 	r.add(capabilities())
 	r.add(seccompClone3())
@@ -36,13 +40,35 @@ func Run(opts Options) Report {
 	r.add(freshProc(opts.Self))
 	r.add(mapFiles())
 	r.add(noNewPrivs())
+	r.add(seccompDump())
+	if opts.Images != "" {
+		return r.withImages(opts.Images)
+	}
 	r.OK = drillCheck.Status == StatusOK
 	if r.OK {
 		r.Summary = "a process tree can be restored with chosen PIDs here (clone3 set_tid)"
 	} else {
 		r.Summary = "restore with chosen PIDs will not work here: " + drillCheck.Detail
 	}
-	return r
+	return r, nil
+}
+
+// withImages adds the restore preflight, whose verdict is the report's:
+// it is about this dump, which the drill's PIDs are not.
+func (r Report) withImages(dir string) (Report, error) {
+	restore, check, err := restorePreflight(dir)
+	if err != nil {
+		return r, err
+	}
+	r.add(check)
+	r.Restore = &restore
+	r.OK = check.Status == StatusOK
+	if r.OK {
+		r.Summary = "criu restore --unprivileged of " + dir + " can work here: " + check.Detail
+	} else {
+		r.Summary = "criu restore --unprivileged of " + dir + " will fail here: " + check.Detail
+	}
+	return r, nil
 }
 
 func (r *Report) add(c Check) { r.Checks = append(r.Checks, c) }
@@ -208,6 +234,23 @@ func mapFiles() Check {
 		c.Detail += ": it needs " + spec.CapCheckpointRestore + " in the initial user namespace, and this process is in its own user namespace"
 	} else {
 		c.Detail += ": it needs " + spec.CapCheckpointRestore
+	}
+	return c
+}
+
+// seccompDump says whether criu can dump processes of this container:
+// it must suspend a task's seccomp filter to dump it, which needs
+// CAP_SYS_ADMIN.
+func seccompDump() Check {
+	c := Check{Name: "seccomp_dump", Status: StatusNote}
+	st, err := proc.ReadStatus(os.Getpid())
+	switch {
+	case err != nil:
+		c.Detail = err.Error()
+	case st.Seccomp == 0:
+		c.Detail = "no seccomp filter: criu can dump processes here"
+	default:
+		c.Detail = fmt.Sprintf("seccomp mode %d: criu dump of processes here fails (suspending a filter needs CAP_SYS_ADMIN); dump in a container without a seccomp profile", st.Seccomp)
 	}
 	return c
 }

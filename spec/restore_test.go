@@ -1,0 +1,190 @@
+package spec
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// Capability bits the restore tests use.
+const (
+	bitSetpcap   = 1 << 8
+	bitSysPtrace = 1 << 19
+	bitCR        = 1 << 40
+	// runcDefault is runc spec's bounding set: AUDIT_WRITE, KILL,
+	// NET_BIND_SERVICE.
+	runcDefault = 1<<29 | 1<<5 | 1<<10
+)
+
+// profileCreds are the credentials of a uid 1000 process in a crhook
+// container with profile p (every set holds the profile, ambient too).
+func profileCreds(p Profile, nnp bool) Creds {
+	caps := capMask(p.Capabilities())
+	return Creds{
+		UIDs: [4]uint32{1000, 1000, 1000, 1000}, GIDs: [4]uint32{1000, 1000, 1000, 1000}, Groups: []uint32{},
+		Effective: caps, Permitted: caps, Inheritable: caps, Ambient: caps, Bounding: caps | runcDefault,
+		NoNewPrivs: nnp,
+	}
+}
+
+func dumpOf(c Creds, pids ...int) Dump {
+	var d Dump
+	for _, p := range pids {
+		d.Threads = append(d.Threads, DumpedThread{PID: p, Task: pids[0], Creds: c})
+	}
+	d.Files = []DumpedFile{{Path: "/bin/busybox", Size: 1982256, HasSize: true, Mode: 0o100755, HasMode: true, Read: true}}
+	return d
+}
+
+func siteOf(c Creds) RestoreSite {
+	return RestoreSite{
+		Creds: c, CapLastCap: 40, PIDMax: 32768, Clone3: true,
+		Files: map[string]FileState{"/bin/busybox": {Exists: true, Size: 1982256, Mode: 0o100755}},
+	}
+}
+
+func TestRestoreBlockers(t *testing.T) {
+	minimalNNP := profileCreds(ProfileMinimal, true)
+	tests := []struct {
+		name string
+		dump Dump
+		site RestoreSite
+		// want lists a phrase of each blocker, in order; none means ok.
+		want []string
+	}{
+		{name: "minimal dump, minimal restore, no_new_privs", dump: dumpOf(minimalNNP, 106, 130), site: siteOf(minimalNNP)},
+		{name: "checkpoint dump, checkpoint restore", dump: dumpOf(profileCreds(ProfileCheckpoint, false), 106), site: siteOf(profileCreds(ProfileCheckpoint, true))},
+		{name: "minimal dump, checkpoint restore (a later profile)", dump: dumpOf(minimalNNP, 106), site: siteOf(profileCreds(ProfileCheckpoint, true))},
+		{
+			name: "checkpoint dump, minimal restore",
+			dump: dumpOf(profileCreds(ProfileCheckpoint, true), 106),
+			site: siteOf(minimalNNP),
+			want: []string{"holds CAP_SETPCAP, CAP_SYS_PTRACE, which this container lacks (criu: Unable to restore capabilities); restore under profile checkpoint"},
+		},
+		{
+			name: "checkpoint dump, restore profile",
+			dump: dumpOf(profileCreds(ProfileCheckpoint, true), 106),
+			site: siteOf(profileCreds(ProfileRestore, true)),
+			want: []string{"holds CAP_SYS_PTRACE, which this container lacks"},
+		},
+		{
+			name: "dump without no_new_privs, minimal restore: the bounding trim needs CAP_SETPCAP",
+			dump: dumpOf(profileCreds(ProfileMinimal, false), 106),
+			site: siteOf(minimalNNP),
+			want: []string{"had no no_new_privs, so criu must trim its bounding set (needs CAP_SETPCAP); restore under profile restore"},
+		},
+		{name: "dump without no_new_privs, restore profile", dump: dumpOf(profileCreds(ProfileMinimal, false), 106), site: siteOf(profileCreds(ProfileRestore, true))},
+		{
+			name: "checkpoint dump without no_new_privs, minimal restore: one fix for both",
+			dump: dumpOf(profileCreds(ProfileCheckpoint, false), 106),
+			site: siteOf(minimalNNP),
+			want: []string{"trim its bounding set (needs CAP_SETPCAP), and holds CAP_SETPCAP, CAP_SYS_PTRACE, which this container lacks (criu: Unable to restore capabilities); restore under profile checkpoint"},
+		},
+		{
+			name: "no crhook in the restore container",
+			dump: dumpOf(minimalNNP, 106),
+			site: func() RestoreSite {
+				s := siteOf(Creds{UIDs: minimalNNP.UIDs, GIDs: minimalNNP.GIDs, Groups: []uint32{}, Bounding: runcDefault})
+				s.Clone3 = false
+				return s
+			}(),
+			want: []string{"lacks CAP_CHECKPOINT_RESTORE", "seccomp blocks clone3 and /proc/sys is read-only", "holds CAP_CHECKPOINT_RESTORE, which this container lacks"},
+		},
+		{
+			name: "capabilities by hand, seccomp untouched",
+			dump: dumpOf(minimalNNP, 106),
+			site: func() RestoreSite { s := siteOf(minimalNNP); s.Clone3 = false; return s }(),
+			want: []string{"seccomp blocks clone3 and /proc/sys is read-only, so criu can set no PID"},
+		},
+		{
+			name: "clone3 blocked but ns_last_pid writable: criu falls back and works",
+			dump: dumpOf(minimalNNP, 106),
+			site: func() RestoreSite { s := siteOf(minimalNNP); s.Clone3, s.NsLastPIDWritable = false, true; return s }(),
+		},
+		{
+			name: "PIDs taken",
+			dump: dumpOf(minimalNNP, 106, 130),
+			site: func() RestoreSite { s := siteOf(minimalNNP); s.Taken = []int{106, 130}; return s }(),
+			want: []string{"PID 106, 130 of the dump is taken here (criu fails with EEXIST)"},
+		},
+		{
+			name: "PID above pid_max",
+			dump: dumpOf(minimalNNP, 40000),
+			site: siteOf(minimalNNP),
+			want: []string{"PID 40000 is at or above this PID namespace's pid_max 32768"},
+		},
+		{
+			name: "other uid",
+			dump: dumpOf(minimalNNP, 106),
+			site: func() RestoreSite { c := minimalNNP; c.UIDs = [4]uint32{2000, 2000, 2000, 2000}; return siteOf(c) }(),
+			want: []string{"ran as uid 1000 and this container runs as uid 2000 (changing it needs CAP_SETUID); run the restore as uid 1000"},
+		},
+		{
+			name: "other groups",
+			dump: dumpOf(minimalNNP, 106),
+			site: func() RestoreSite { c := minimalNNP; c.Groups = []uint32{27}; return siteOf(c) }(),
+			want: []string{"supplementary groups [] and this container has [27]"},
+		},
+		{
+			name: "file missing, file resized, file with another mode, file not readable",
+			dump: func() Dump {
+				d := dumpOf(minimalNNP, 106)
+				d.Files = append(d.Files,
+					DumpedFile{Path: "/data/log", Size: 10, HasSize: true},
+					DumpedFile{Path: "/data/db", Size: 10, HasSize: true},
+					DumpedFile{Path: "/data/run", Mode: 0o100755, HasMode: true},
+					DumpedFile{Path: "/data/secret", Read: true})
+				return d
+			}(),
+			site: func() RestoreSite {
+				s := siteOf(minimalNNP)
+				s.Files["/data/db"] = FileState{Exists: true, Size: 12}
+				s.Files["/data/run"] = FileState{Exists: true, Mode: 0o100644}
+				s.Files["/data/secret"] = FileState{Exists: true, Err: "EACCES"}
+				return s
+			}(),
+			want: []string{`file "/data/log", which the dumped tree had open, is missing here`, "has 12 bytes here and had 10", "has mode 0100644 here and had 0100755", "cannot be opened here as it was (EACCES)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RestoreBlockers(tt.dump, tt.site)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d blockers, want %d:\n%s", len(got), len(tt.want), joinErrs(got))
+			}
+			for i, err := range got {
+				if !errors.Is(err, ErrRestoreBlocked) || !strings.Contains(err.Error(), tt.want[i]) {
+					t.Errorf("blocker %d = %q, want it to say %q", i, err, tt.want[i])
+				}
+				if strings.Contains(err.Error(), "\n") {
+					t.Errorf("blocker spans lines: %q", err)
+				}
+			}
+		})
+	}
+}
+
+func TestProfileFixNamesTheSmallestProfile(t *testing.T) {
+	tests := []struct {
+		caps uint64
+		want string
+	}{
+		{caps: bitCR, want: "profile minimal"},
+		{caps: bitSetpcap, want: "profile restore"},
+		{caps: bitSysPtrace, want: "profile checkpoint"},
+		{caps: 1 << 21, want: "no crhook profile grants that"},
+	}
+	for _, tt := range tests {
+		if got := profileFix(tt.caps); !strings.Contains(got, tt.want) {
+			t.Errorf("profileFix(%#x) = %q, want %q", tt.caps, got, tt.want)
+		}
+	}
+}
+
+func joinErrs(errs []error) string {
+	var lines []string
+	for _, e := range errs {
+		lines = append(lines, e.Error())
+	}
+	return strings.Join(lines, "\n")
+}
