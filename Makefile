@@ -14,7 +14,7 @@ DEMO_PACKAGES := runc busybox-static python3
 
 IMAGE ?= localhost/crhook:$(VERSION)
 
-.PHONY: all build test unit e2e demo bench fuzz lint install clean deps-test deps-demo image
+.PHONY: all build test test-criu unit e2e demo bench fuzz lint install clean deps-test deps-demo image
 
 all: build
 
@@ -46,6 +46,13 @@ e2e: build
 test: deps-test lint build
 	$(GO) test -count=1 -timeout 30m ./...
 	@scripts/fuzz.sh 10s
+
+# The real-CRIU end-to-end tests, with a CRIU >= 3.18 (Debian 12 has
+# 3.17): make test-criu CRIU=/path/to/criu. Here a missing or old CRIU
+# fails; in make test those tests skip with one line.
+test-criu: deps-test
+	@test -n "$(CRIU)" || { echo "make test-criu: set CRIU=PATH to a criu >= 3.18" >&2; exit 2; }
+	CRIU=$(abspath $(CRIU)) CRHOOK_REQUIRE_CRIU=1 $(GO) test -count=1 -timeout 20m -run 'CRIU' -v ./test/e2e
 
 demo: deps-demo build
 	@scripts/demo.sh $(BIN)/crhook

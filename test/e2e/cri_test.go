@@ -58,10 +58,17 @@ type criTest struct {
 
 func newCRITest(t *testing.T) *criTest {
 	t.Helper()
+	return newCRITestWith(t, "", func(string) {})
+}
+
+// newCRITestWith is newCRITest with extra admin settings and extra files
+// in the image.
+func newCRITestWith(t *testing.T, adminConfig string, extra func(rootfs string)) *criTest {
+	t.Helper()
 	requireRoot(t)
 	// The sandbox (pause) image must keep running.
-	image := importImage(t, `CMD ["/bin/sleep","1000000"]`)
-	configPath, logPath := writeConfig(t, "")
+	image := importRootfs(t, extra, `CMD ["/bin/sleep","1000000"]`)
+	configPath, logPath := writeConfig(t, adminConfig)
 	dir := t.TempDir()
 	engineConfig := filepath.Join(dir, "containerd.toml")
 	base := fmt.Sprintf(criBaseConfig, image, filepath.Join(dir, "runc-default"))
@@ -98,6 +105,10 @@ type pod struct {
 	readonly []string
 	// unconfined runs without the runtime's default seccomp profile.
 	unconfined bool
+	// annotations on the pod; nil opts it in with the default profile.
+	annotations map[string]string
+	mounts      []*cri.Mount
+	addCaps     []string
 }
 
 // runPod runs the pod with one container running command as uid 1000,
@@ -108,11 +119,15 @@ type pod struct {
 func (ct *criTest) runPod(t *testing.T, p pod, command ...string) (log string, startErr error) {
 	t.Helper()
 	ctx := ctxFor(t)
+	annotations := p.annotations
+	if annotations == nil {
+		annotations = map[string]string{spec.AnnotationRestore: "true"}
+	}
 	node := &cri.NamespaceOption{Network: cri.NamespaceMode_NODE, Pid: cri.NamespaceMode_CONTAINER, Ipc: cri.NamespaceMode_POD}
 	sandboxConfig := &cri.PodSandboxConfig{
 		Metadata:     &cri.PodSandboxMetadata{Name: p.name, Uid: p.name + "-uid", Namespace: "default"},
 		LogDirectory: ct.logDir,
-		Annotations:  map[string]string{spec.AnnotationRestore: "true"},
+		Annotations:  annotations,
 		Linux: &cri.LinuxPodSandboxConfig{SecurityContext: &cri.LinuxSandboxSecurityContext{
 			NamespaceOptions: &cri.NamespaceOption{Network: cri.NamespaceMode_NODE, Pid: cri.NamespaceMode_POD, Ipc: cri.NamespaceMode_POD},
 		}},
@@ -140,9 +155,10 @@ func (ct *criTest) runPod(t *testing.T, p pod, command ...string) (log string, s
 			Image:    &cri.ImageSpec{Image: ct.image},
 			Command:  command,
 			LogPath:  logName,
+			Mounts:   p.mounts,
 			Linux: &cri.LinuxContainerConfig{SecurityContext: &cri.LinuxContainerSecurityContext{
 				RunAsUser:        &cri.Int64Value{Value: 1000},
-				Capabilities:     &cri.Capability{DropCapabilities: []string{"ALL"}},
+				Capabilities:     &cri.Capability{DropCapabilities: []string{"ALL"}, AddCapabilities: p.addCaps},
 				NoNewPrivs:       true,
 				NamespaceOptions: node,
 				MaskedPaths:      kubeletMaskedPaths,

@@ -17,11 +17,19 @@ import (
 // involved.
 func importImage(t *testing.T, changes ...string) string {
 	t.Helper()
+	return importRootfs(t, func(string) {}, changes...)
+}
+
+// importRootfs is importImage with extra files: extra adds them to the
+// rootfs before it is imported.
+func importRootfs(t *testing.T, extra func(rootfs string), changes ...string) string {
+	t.Helper()
 	requireRoot(t)
 	podman := requireTool(t, "podman")
 	dir := t.TempDir()
 	rootfs := filepath.Join(dir, "rootfs")
 	makeRootfs(t, rootfs)
+	extra(rootfs)
 	tarball := filepath.Join(dir, "rootfs.tar")
 	if r := run(t, nil, "tar", "-C", rootfs, "-cf", tarball, "."); r.Code != 0 {
 		t.Fatalf("tar: %s", r)
@@ -54,11 +62,12 @@ func podman(t *testing.T, args ...string) result {
 }
 
 // installPodmanHooks runs `crhook install --for podman` into a private
-// hooks dir, with a config that logs to the test's directory.
-func installPodmanHooks(t *testing.T) (hooksDir, logPath string) {
+// hooks dir, with a config that logs to the test's directory and holds
+// config, extra admin settings.
+func installPodmanHooks(t *testing.T, config ...string) (hooksDir, logPath string) {
 	t.Helper()
 	hooksDir = t.TempDir()
-	configPath, logPath := writeConfig(t, "")
+	configPath, logPath := writeConfig(t, strings.Join(config, "\n"))
 	if r := crhook(t, nil, "install", "--for", "podman", "--hooks-dir", hooksDir, "--config", configPath); r.Code != 0 {
 		t.Fatalf("install: %s", r)
 	}

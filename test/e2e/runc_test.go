@@ -277,3 +277,21 @@ func TestConcurrentPatch(t *testing.T) {
 		t.Errorf("mode %v owner %d:%d, want 0600 1234:1234", info.Mode().Perm(), st.Uid, st.Gid)
 	}
 }
+
+// TestCheckpointUnderSeccompIsRefused: a checkpoint container under
+// Docker's seccomp profile could not be dumped (CRIU must suspend the
+// filter, which needs CAP_SYS_ADMIN), so crhook refuses it before it
+// starts, naming seccomp and the admin's setting.
+func TestCheckpointUnderSeccompIsRefused(t *testing.T) {
+	b := newBundle(t, "true")
+	b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = dockerSeccomp(t, s) })
+	before := readFile(t, b.ConfigPath())
+	configPath, _ := writeConfig(t, `allowed_profiles = ["minimal", "restore", "checkpoint"]`)
+	r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "checkpoint", "--config", configPath)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "seccomp") || !strings.Contains(r.Stderr, `checkpoint_seccomp = "remove"`) {
+		t.Fatalf("patch must refuse, naming seccomp and the admin's choice: %s", r)
+	}
+	if readFile(t, b.ConfigPath()) != before {
+		t.Fatal("a refused patch changed config.json")
+	}
+}
