@@ -144,3 +144,45 @@ func labelsMatch(selector, labels map[string]string) bool {
 	}
 	return len(selector) > 0
 }
+
+// TestCRIUPods: the dump and restore pods of docs/criu.md opt in with the
+// same profile and user, share the image volume, and differ only where
+// criu needs them to: the dump pod runs unconfined, the restore pod under
+// the runtime's default seccomp profile and runs the preflight first.
+func TestCRIUPods(t *testing.T) {
+	docs := documents(t, "criu-pods.yaml")
+	if len(docs) != 2 {
+		t.Fatalf("%d documents, want the dump pod and the restore pod", len(docs))
+	}
+	var dump, restore corev1.Pod
+	decodeStrict(t, docs[0], &dump)
+	decodeStrict(t, docs[1], &restore)
+	for _, p := range []corev1.Pod{dump, restore} {
+		if p.Spec.RuntimeClassName == nil || *p.Spec.RuntimeClassName != "crhook" || p.Annotations[spec.AnnotationRestore] != "true" {
+			t.Errorf("%s must run under the crhook RuntimeClass and opt in", p.Name)
+		}
+		c := p.Spec.Containers[0]
+		if c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation || len(c.SecurityContext.Capabilities.Add) != 0 {
+			t.Errorf("%s must add no capability and allow no escalation", p.Name)
+		}
+		if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/ckpt" {
+			t.Errorf("%s must mount the images at /ckpt", p.Name)
+		}
+	}
+	if dump.Annotations[spec.AnnotationProfile] != restore.Annotations[spec.AnnotationProfile] {
+		t.Error("dump and restore must use the same profile")
+	}
+	if *dump.Spec.SecurityContext.RunAsUser != *restore.Spec.SecurityContext.RunAsUser {
+		t.Error("dump and restore must run as the same user")
+	}
+	if dump.Spec.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeUnconfined {
+		t.Error("the dump pod must run unconfined: criu cannot dump under a seccomp filter")
+	}
+	if restore.Spec.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Error("the restore pod keeps the runtime's default seccomp profile")
+	}
+	script := strings.Join(restore.Spec.Containers[0].Args, " ")
+	if strings.Index(script, "crhook verify --images /ckpt") > strings.Index(script, "criu restore") {
+		t.Error("the restore pod must run the preflight before criu restore")
+	}
+}
