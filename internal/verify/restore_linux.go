@@ -9,7 +9,6 @@ import (
 	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
 
-	"github.com/crhook/crhook/internal/criuimage"
 	"github.com/crhook/crhook/internal/probe"
 	"github.com/crhook/crhook/internal/proc"
 	"github.com/crhook/crhook/spec"
@@ -26,32 +25,27 @@ type Restore struct {
 	Blockers []string `json:"blockers"`
 }
 
-// restorePreflight reads the dump in dir and checks it against this
-// container, as the criu that runs next (same user, same capabilities)
-// will meet it.
-func restorePreflight(dir string) (Restore, Check, error) {
-	dump, err := criuimage.Read(dir)
-	if err != nil {
-		return Restore{}, Check{}, err
-	}
+// restorePreflight checks the dump read from dir against this container,
+// as the criu that runs next (same user, same capabilities) will meet it.
+func restorePreflight(dir string, dump spec.Dump) (Restore, Check) {
 	r := Restore{Images: dir, PIDs: dump.PIDs(), Blockers: []string{}}
 	c := Check{Name: "restore_images"}
 	site, err := restoreSite(dump)
 	if err != nil {
 		c.Status, c.Detail = StatusFail, err.Error()
 		r.Blockers = append(r.Blockers, c.Detail)
-		return r, c, nil
+		return r, c
 	}
 	for _, b := range spec.RestoreBlockers(dump, site) {
 		r.Blockers = append(r.Blockers, strings.TrimPrefix(b.Error(), spec.ErrRestoreBlocked.Error()+": "))
 	}
 	if len(r.Blockers) == 0 {
 		c.Status = StatusOK
-		c.Detail = fmt.Sprintf("the dump (%d thread(s) at PIDs %s) can be restored here", len(r.PIDs), pidsText(r.PIDs))
-		return r, c, nil
+		c.Detail = fmt.Sprintf("%d thread(s) at PIDs %s; PIDs free, credentials and files as the dump needs", len(r.PIDs), pidsText(r.PIDs))
+		return r, c
 	}
 	c.Status, c.Detail = StatusFail, strings.Join(r.Blockers, "; ")
-	return r, c, nil
+	return r, c
 }
 
 // restoreSite reads this process's credentials and the state of the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/moby/sys/capability"
 
+	"github.com/crhook/crhook/internal/criuimage"
 	"github.com/crhook/crhook/internal/probe"
 	"github.com/crhook/crhook/internal/proc"
 	"github.com/crhook/crhook/spec"
@@ -31,6 +32,15 @@ const DefaultTree = 8
 // Its only error is an image directory that cannot be read (bad input).
 func Run(opts Options) (Report, error) {
 	r := Report{UID: os.Geteuid()}
+	var dump *spec.Dump
+	if opts.Images != "" {
+		// An unreadable directory is bad input: say so before any drill.
+		d, err := criuimage.Read(opts.Images)
+		if err != nil {
+			return r, err
+		}
+		dump = &d
+	}
 	r.add(capabilities())
 	r.add(seccompClone3())
 	drillCheck := r.drill(opts)
@@ -41,8 +51,8 @@ func Run(opts Options) (Report, error) {
 	r.add(mapFiles())
 	r.add(noNewPrivs())
 	r.add(seccompDump())
-	if opts.Images != "" {
-		return r.withImages(opts.Images)
+	if dump != nil {
+		return r.withImages(opts.Images, *dump), nil
 	}
 	r.OK = drillCheck.Status == StatusOK
 	if r.OK {
@@ -55,11 +65,8 @@ func Run(opts Options) (Report, error) {
 
 // withImages adds the restore preflight, whose verdict is the report's:
 // it is about this dump, which the drill's PIDs are not.
-func (r Report) withImages(dir string) (Report, error) {
-	restore, check, err := restorePreflight(dir)
-	if err != nil {
-		return r, err
-	}
+func (r Report) withImages(dir string, dump spec.Dump) Report {
+	restore, check := restorePreflight(dir, dump)
 	r.add(check)
 	r.Restore = &restore
 	r.OK = check.Status == StatusOK
@@ -68,7 +75,7 @@ func (r Report) withImages(dir string) (Report, error) {
 	} else {
 		r.Summary = "criu restore --unprivileged of " + dir + " will fail here: " + check.Detail
 	}
-	return r, nil
+	return r
 }
 
 func (r *Report) add(c Check) { r.Checks = append(r.Checks, c) }

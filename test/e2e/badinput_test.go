@@ -811,6 +811,10 @@ func verifyCases() []badCase {
 		{name: "--json --bogus", wantErr: "flag provided but not defined"},
 		{name: "--pids", wantErr: "flag needs an argument"},
 		{name: "now", wantErr: "unexpected argument"},
+		{name: "--images /nonexistent", wantErr: "read CRIU images in /nonexistent"},
+		{name: "--images /etc/passwd", wantErr: "not a directory"},
+		{name: "--images /etc", wantErr: "no inventory.img"},
+		{name: "--images", wantErr: "flag needs an argument"},
 	}
 	for i := range rows {
 		args := append([]string{"verify"}, strings.Fields(rows[i].name)...)
