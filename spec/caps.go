@@ -74,10 +74,12 @@ func setOf(c *specs.LinuxCapabilities, set CapSet) []string {
 	return nil
 }
 
-// sameCap compares capability names the way runtimes accept them: runc
-// and crun take "CAP_X", and some tools write "cap_x".
+// sameCap compares capability names the way runc takes them: it looks a
+// name up exactly, as "CAP_" plus the upper-case name, and ignores any
+// other spelling (libcontainer/capabilities, capabilityMap), so
+// "cap_checkpoint_restore" grants nothing and must not count.
 func sameCap(a, b string) bool {
-	return strings.EqualFold(a, b)
+	return a == b
 }
 
 // describeAdded renders gaps as what was added, grouped by capability:

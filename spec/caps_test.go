@@ -21,7 +21,10 @@ func TestMissingCapabilities(t *testing.T) {
 		{name: "non-root without ambient", uid: 1000, caps: &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all},
 			want: []SetGap{{Inheritable, cr}, {Ambient, cr}}},
 		{name: "non-root with all five", uid: 1000, caps: &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all, Inheritable: all, Ambient: all}},
-		{name: "lower-case names count", uid: 0, caps: &specs.LinuxCapabilities{Bounding: []string{"cap_checkpoint_restore"}, Effective: cr, Permitted: cr}},
+		// runc looks names up exactly ("CAP_" + upper case) and ignores
+		// others, so a lower-case name grants nothing.
+		{name: "lower-case names do not count", uid: 0, caps: &specs.LinuxCapabilities{Bounding: []string{"cap_checkpoint_restore"}, Effective: cr, Permitted: cr},
+			want: []SetGap{{Bounding, cr}}},
 		{name: "unknown names are kept and ignored", uid: 0, caps: &specs.LinuxCapabilities{Bounding: []string{"CAP_FROM_THE_FUTURE"}, Effective: cr, Permitted: cr},
 			want: []SetGap{{Bounding, cr}}},
 	}
