@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
@@ -30,17 +31,10 @@ type LiveProcess struct {
 // /proc/sys is mounted read-only where it looks.
 func CheckLive(p LiveProcess, profile Profile) error {
 	pid, status := p.PID, p.Status
-	var gaps []string
-	for _, set := range RequiredSets(status.UID) {
-		mask, _ := status.Set(string(set))
-		if !proc.Has(mask, CapCheckpointRestoreNumber) {
-			gaps = append(gaps, string(set))
-		}
-	}
 	var errs []error
-	if len(gaps) > 0 {
-		errs = append(errs, fmt.Errorf("%w: pid %d (uid %d) lacks %s in %s; check that the runtime and kernel know it (runc 1.0+, Linux 5.9+) and that nothing drops it after create",
-			ErrNotHeld, pid, status.UID, CapCheckpointRestore, strings.Join(gaps, ", ")))
+	if gaps := liveGaps(status, profile.Capabilities()); len(gaps) > 0 {
+		errs = append(errs, fmt.Errorf("%w: pid %d (uid %d) %s; check that the runtime and kernel know them (runc 1.0+, Linux 5.9+) and that nothing drops them after create",
+			ErrNotHeld, pid, status.UID, describeLiveGaps(gaps)))
 	}
 	if profile == ProfileCheckpoint && status.Seccomp != 0 {
 		errs = append(errs, fmt.Errorf("%w: pid %d runs in seccomp mode %d, so criu dump will fail; run the container without a seccomp profile, or the admin can set checkpoint_seccomp = %q",
@@ -54,4 +48,36 @@ func CheckLive(p LiveProcess, profile Profile) error {
 			ErrProcSysLive, pid, ProcSys, m.Mountpoint, ProcSys))
 	}
 	return errors.Join(errs...)
+}
+
+// liveGaps returns, per set the process needs them in, the profile's
+// capabilities it does not hold.
+func liveGaps(status proc.Status, caps []string) []SetGap {
+	var gaps []SetGap
+	for _, set := range RequiredSets(status.UID) {
+		mask, _ := status.Set(string(set))
+		var missing []string
+		for _, c := range caps {
+			if mask&capMask([]string{c}) == 0 {
+				missing = append(missing, c)
+			}
+		}
+		if len(missing) > 0 {
+			gaps = append(gaps, SetGap{Set: set, Missing: missing})
+		}
+	}
+	return gaps
+}
+
+// describeLiveGaps says "lacks A, B in bounding, ambient" when every set
+// lacks the same capabilities, else lists each set's.
+func describeLiveGaps(gaps []SetGap) string {
+	sets := make([]string, len(gaps))
+	for i, g := range gaps {
+		if !slices.Equal(g.Missing, gaps[0].Missing) {
+			return describeGaps(gaps)
+		}
+		sets[i] = string(g.Set)
+	}
+	return "lacks " + strings.Join(gaps[0].Missing, ", ") + " in " + strings.Join(sets, ", ")
 }

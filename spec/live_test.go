@@ -42,6 +42,8 @@ func TestCheckLive(t *testing.T) {
 		{name: "/proc/sys read-write", status: granted, mountinfo: writable, want: []error{ErrProcSysLive}, wantText: "read-write mount at /proc/sys"},
 		{name: "both", status: withoutAmbient, mountinfo: writable, want: []error{ErrNotHeld, ErrProcSysLive}},
 		{name: "checkpoint without a filter", profile: ProfileCheckpoint, status: checkpoint, mountinfo: string(mountinfo)},
+		{name: "checkpoint holding only CAP_CHECKPOINT_RESTORE", profile: ProfileCheckpoint, status: granted, mountinfo: string(mountinfo),
+			want: []error{ErrNotHeld}, wantText: "lacks CAP_SETPCAP, CAP_SYS_PTRACE in bounding, effective, permitted, inheritable, ambient"},
 		{name: "checkpoint under a filter cannot dump", profile: ProfileCheckpoint, status: filtered, mountinfo: string(mountinfo), want: []error{ErrSeccompDump}, wantText: "seccomp mode 2"},
 		{name: "minimal under a filter is fine", status: func() proc.Status { s := granted; s.Seccomp = 2; return s }(), mountinfo: string(mountinfo)},
 		{name: "no root mount", status: granted, mountinfo: "66 65 0:40 / /proc rw,relatime - proc proc rw\n", want: []error{ErrProcSysLive}, wantText: "no root mount"},
