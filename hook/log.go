@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/internal/errkind"
@@ -97,10 +98,29 @@ func (l *Log) Close() {
 }
 
 // OneLine joins a multi-line error (errors.Join) into one line, the form
-// a runtime shows its user.
+// a runtime shows its user, and escapes every character a terminal would
+// act on. Messages quote what came from input already; this is the last
+// guard before a terminal or a log line.
 func OneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	line := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	if !strings.ContainsFunc(line, unprintable) {
+		return line
+	}
+	var b strings.Builder
+	for _, r := range line {
+		switch {
+		case !unprintable(r):
+			b.WriteRune(r)
+		case r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
+
+func unprintable(r rune) bool { return r != ' ' && !unicode.IsPrint(r) }
 
 // syslogHandler formats records as text and sends each at its level.
 type syslogHandler struct {

@@ -214,6 +214,10 @@ func (e *editor) clone3() error {
 	if !e.policy.OpenClone3 {
 		return fmt.Errorf("%w: %s, and the admin policy keeps it closed (open_clone3 = false); use a seccomp profile that allows clone3", ErrClone3Blocked, verdict.Why)
 	}
+	if a, ok := handedOff(sc); ok {
+		return fmt.Errorf("%w: %s sends clone3 to %s, and crhook does not take a call away from it; allow clone3 in the seccomp profile yourself",
+			ErrClone3Blocked, describeSource(sc, a), handler(a))
+	}
 	return e.editLinux(func(linux object) error {
 		seccomp, err := linux.child("seccomp")
 		if err != nil {

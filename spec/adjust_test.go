@@ -89,6 +89,33 @@ func TestAdjust(t *testing.T) {
 			wantSets:    RequiredSets(1000),
 		},
 		{
+			name: "a clone3 rule for a seccomp agent is never edited",
+			spec: func() *specs.Spec {
+				s := optIn(withDockerSeccomp(t, runcSpec(t)), "")
+				s.Linux.Seccomp.Syscalls = append([]specs.LinuxSyscall{{Names: []string{Clone3, "clone"}, Action: specs.ActNotify}}, s.Linux.Seccomp.Syscalls...)
+				return s
+			}(),
+			wantErr: ErrClone3Blocked,
+		},
+		{
+			name: "a clone3 rule for a tracer is never edited",
+			spec: func() *specs.Spec {
+				s := optIn(withDockerSeccomp(t, runcSpec(t)), "")
+				s.Linux.Seccomp.Syscalls = append([]specs.LinuxSyscall{{Names: []string{Clone3}, Action: specs.ActTrace}}, s.Linux.Seccomp.Syscalls...)
+				return s
+			}(),
+			wantErr: ErrClone3Blocked,
+		},
+		{
+			name: "a default action for a seccomp agent is not bypassed",
+			spec: func() *specs.Spec {
+				s := optIn(runcSpec(t), "")
+				s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActNotify, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow}}}
+				return s
+			}(),
+			wantErr: ErrClone3Blocked,
+		},
+		{
 			name:    "checkpoint profile is not allowed by default",
 			spec:    optIn(runcSpec(t), "checkpoint"),
 			wantErr: ErrNotAllowed,

@@ -59,7 +59,7 @@ func actionAllows(a specs.LinuxSeccompAction) bool {
 
 func describeAction(a specs.LinuxSeccompAction, ret *uint, defaultErrno uint) string {
 	if a != specs.ActErrno {
-		return fmt.Sprintf("is %s", a)
+		return "is " + quoteName(string(a))
 	}
 	errno := defaultErrno
 	if ret != nil {
@@ -94,4 +94,55 @@ func seccompDumpRefusal() error {
 	return fmt.Errorf("%w: profile %q is for dumping, and CRIU must suspend each task's seccomp filter to dump it, which needs CAP_SYS_ADMIN; "+
 		"run the container without a seccomp profile (--security-opt seccomp=unconfined; Kubernetes: no seccompProfile), "+
 		"or the admin can set checkpoint_seccomp = %q", ErrSeccompDump, ProfileCheckpoint, CheckpointSeccompRemove)
+}
+
+// handedOff returns the action of a rule naming clone3, or else of the
+// default, that hands the call to a seccomp agent (SCMP_ACT_NOTIFY) or a
+// tracer (SCMP_ACT_TRACE). Such a profile means someone else decides
+// about clone3, so crhook never edits it.
+func handedOff(sc *specs.LinuxSeccomp) (specs.LinuxSeccompAction, bool) {
+	for _, rule := range sc.Syscalls {
+		if slices.Contains(rule.Names, Clone3) && isHandOff(rule.Action) {
+			return rule.Action, true
+		}
+	}
+	if isHandOff(sc.DefaultAction) {
+		return sc.DefaultAction, true
+	}
+	return "", false
+}
+
+func isHandOff(a specs.LinuxSeccompAction) bool {
+	return a == specs.ActNotify || a == specs.ActTrace
+}
+
+func handler(a specs.LinuxSeccompAction) string {
+	if a == specs.ActNotify {
+		return "a seccomp agent (" + string(specs.ActNotify) + ")"
+	}
+	return "a tracer (" + string(specs.ActTrace) + ")"
+}
+
+// describeSource names where a hand-off comes from.
+func describeSource(sc *specs.LinuxSeccomp, a specs.LinuxSeccompAction) string {
+	for _, rule := range sc.Syscalls {
+		if slices.Contains(rule.Names, Clone3) && rule.Action == a {
+			return "a seccomp rule"
+		}
+	}
+	return "the seccomp default action"
+}
+
+// quoteName shows a name from the input as it is when it is plain
+// (SCMP_ACT_KILL), else quoted, so no byte of it reaches a terminal raw.
+func quoteName(s string) string {
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r == '.' || r == '/' || (r >= '0' && r <= '9') || (r >= 'A' && r <= 'Z') || (r >= 'a' && r <= 'z')) {
+			return quote(s)
+		}
+	}
+	if len(s) > 64 {
+		return quote(s)
+	}
+	return s
 }

@@ -45,6 +45,7 @@ func TestClone3Verdict(t *testing.T) {
 			why: "default action returns EPERM",
 		},
 		{name: "kill", sc: &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"clone3"}, Action: specs.ActKillProcess}}}, why: "SCMP_ACT_KILL_PROCESS"},
+		{name: "hostile action is quoted", sc: &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"clone3"}, Action: "SCMP_ACT_\x1b[2J\rX"}}}, why: `"SCMP_ACT_\x1b[2J\rX"`},
 		{name: "errno 13", sc: &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: func() *uint { u := uint(13); return &u }()}}}, why: "errno 13"},
 	}
 	for _, tt := range tests {
@@ -52,6 +53,9 @@ func TestClone3Verdict(t *testing.T) {
 			v := Clone3Verdict(tt.sc)
 			if v.Allowed != tt.allowed {
 				t.Fatalf("allowed = %v, want %v (%s)", v.Allowed, tt.allowed, v.Why)
+			}
+			if strings.ContainsFunc(v.Why, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+				t.Errorf("why holds a control character: %q", v.Why)
 			}
 			if !strings.Contains(v.Why, tt.why) {
 				t.Errorf("why = %q, want it to mention %q", v.Why, tt.why)
