@@ -37,17 +37,24 @@ func Docker(o Options, uninstall bool) (Plan, error) {
 // mergeDaemonJSON adds or removes runtimes.crhook in daemon.json. Only
 // that entry changes; every other member is copied as it was.
 func mergeDaemonJSON(current []byte, runtimePath string, uninstall bool) ([]byte, error) {
-	root := map[string]json.RawMessage{}
+	var root map[string]json.RawMessage
 	if len(bytes.TrimSpace(current)) > 0 {
 		if err := json.Unmarshal(current, &root); err != nil {
 			return nil, fmt.Errorf("parse daemon.json: %w", err)
 		}
 	}
-	runtimes := map[string]json.RawMessage{}
+	// A file of null, or "runtimes": null, decodes to a nil map.
+	if root == nil {
+		root = map[string]json.RawMessage{}
+	}
+	var runtimes map[string]json.RawMessage
 	if raw, ok := root["runtimes"]; ok {
 		if err := json.Unmarshal(raw, &runtimes); err != nil {
 			return nil, fmt.Errorf("parse daemon.json runtimes: %w", err)
 		}
+	}
+	if runtimes == nil {
+		runtimes = map[string]json.RawMessage{}
 	}
 	if uninstall {
 		if _, ok := runtimes[RuntimeName]; !ok {

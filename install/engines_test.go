@@ -27,6 +27,8 @@ func TestDockerDaemonJSON(t *testing.T) {
 		{name: "empty file", existing: "  \n"},
 		{name: "other settings and runtimes", existing: `{"log-driver":"journald","runtimes":{"nvidia":{"path":"nvidia-container-runtime","runtimeArgs":[]}},"default-runtime":"runc","features":{"buildkit":true}}`},
 		{name: "already installed", existing: `{"runtimes":{"crhook":{"path":"/old/crhook-runtime"}}}`},
+		{name: "null", existing: `null`},
+		{name: "null runtimes", existing: `{"runtimes":null,"debug":true}`},
 		{name: "not json", existing: `{"log-driver":`, wantErr: true},
 		{name: "runtimes of the wrong type", existing: `{"runtimes":["crhook"]}`, wantErr: true},
 	}
@@ -54,7 +56,8 @@ func TestDockerDaemonJSON(t *testing.T) {
 						t.Errorf("setting %s changed: %v -> %v", k, v, got[k])
 					}
 				}
-				if nv, ok := before["runtimes"].(map[string]any)["nvidia"]; ok && !equalJSON(t, runtimes["nvidia"], nv) {
+				beforeRuntimes, _ := before["runtimes"].(map[string]any)
+				if nv, ok := beforeRuntimes["nvidia"]; ok && !equalJSON(t, runtimes["nvidia"], nv) {
 					t.Error("the nvidia runtime entry changed")
 				}
 			}
