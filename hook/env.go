@@ -29,6 +29,9 @@ type Outcome struct {
 	OptedIn   bool
 	Profile   string
 	Changes   []string
+	// Notes say what the log must carry beyond the changes (an admin's
+	// exception that applied).
+	Notes []string
 	// Warning is set when the stage passed but something deserves a look.
 	Warning string
 }

@@ -71,6 +71,9 @@ func (l *Log) Record(stage string, out Outcome, err error, took time.Duration) {
 	if len(out.Changes) > 0 {
 		attrs = append(attrs, slog.Any("changes", out.Changes))
 	}
+	if len(out.Notes) > 0 {
+		attrs = append(attrs, slog.Any("notes", out.Notes))
+	}
 	switch {
 	case errors.Is(err, errkind.ErrBadInput):
 		level, result = slog.LevelError, "bad-input"

@@ -54,7 +54,7 @@ func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {
 	opts.Hooks = Hooks(env.Self, env.Config)
 	opts.Indent = true
 	res, err := spec.Adjust(raw, opts)
-	out := Outcome{Changes: res.Changes}
+	out := Outcome{Changes: res.Changes, Notes: res.Notes}
 	out.granted(res.Request)
 	if err != nil || !res.Changed {
 		return out, err

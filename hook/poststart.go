@@ -3,6 +3,7 @@ package hook
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -42,7 +43,7 @@ func Poststart(env Env) (Outcome, error) {
 	if pidfdErr == nil {
 		defer unix.Close(pidfd)
 	}
-	err = checkLive(st.Pid, req.Profile)
+	err = checkLive(st.Pid, req)
 	if errors.Is(err, proc.ErrGone) {
 		out.Warning = fmt.Sprintf("process %d exited before it could be checked", st.Pid)
 		return out, nil
@@ -55,9 +56,9 @@ func Poststart(env Env) (Outcome, error) {
 	return out, err
 }
 
-// checkLive reads the process's status and mounts and asks spec whether
-// they are what the profile promised.
-func checkLive(pid int, profile spec.Profile) error {
+// checkLive reads the process's status, mounts and PID namespace and
+// asks spec whether they are what the request promised.
+func checkLive(pid int, req spec.Request) error {
 	status, err := proc.ReadStatus(pid)
 	if err != nil {
 		return err
@@ -66,5 +67,9 @@ func checkLive(pid int, profile spec.Profile) error {
 	if err != nil {
 		return err
 	}
-	return spec.CheckLive(spec.LiveProcess{PID: pid, Status: status, Mounts: mounts}, profile)
+	shared, err := proc.SamePIDNamespace(pid, os.Getpid())
+	if err != nil {
+		return err
+	}
+	return spec.CheckLive(spec.LiveProcess{PID: pid, Status: status, Mounts: mounts, InRuntimePIDNamespace: shared}, req)
 }

@@ -22,7 +22,7 @@ func Precreate(env Env) (Outcome, error) {
 	if adjustErr != nil && res.Output == nil {
 		return Outcome{}, adjustErr
 	}
-	out := Outcome{Changes: res.Changes}
+	out := Outcome{Changes: res.Changes, Notes: res.Notes}
 	out.granted(res.Request)
 	if adjustErr != nil {
 		out.Warning = "passed through unchanged; createRuntime will refuse: " + adjustErr.Error()

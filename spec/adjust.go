@@ -43,6 +43,9 @@ type Result struct {
 	Changed bool
 	// Changes lists each edit in words, for the log.
 	Changes []string
+	// Notes are what the log must say about a grant that is not an edit,
+	// such as one the admin's policy allows that crhook would refuse.
+	Notes []string
 }
 
 // Adjust applies the container's request to its config.json: the
@@ -77,6 +80,7 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 	}
 	e := editor{spec: s, policy: opts.Policy, root: root}
 	steps := []func() error{
+		func() error { return e.pidNamespace(req) },
 		e.procSys,
 		func() error { return e.capabilities(req.Profile.Capabilities()) },
 		func() error { return e.dumpSeccomp(req.Profile) },
@@ -92,7 +96,7 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 		}
 	}
 	if len(e.changes) == 0 {
-		return Result{Request: req, Output: raw}, nil
+		return Result{Request: req, Output: raw, Notes: e.notes}, nil
 	}
 	out, err := e.encode(opts.Indent)
 	if err == nil {
@@ -101,7 +105,7 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 	if err != nil {
 		return Result{Request: req, Output: raw}, err
 	}
-	return Result{Request: req, Output: out, Changed: true, Changes: e.changes}, nil
+	return Result{Request: req, Output: out, Changed: true, Changes: e.changes, Notes: e.notes}, nil
 }
 
 // checkGranted re-reads the adjusted spec as a runtime would and confirms
@@ -130,18 +134,35 @@ type editor struct {
 	policy  Policy
 	root    object
 	changes []string
+	notes   []string
 }
 
 func (e *editor) note(format string, args ...any) {
 	e.changes = append(e.changes, fmt.Sprintf(format, args...))
 }
 
+// pidNamespace refuses a container without its own PID namespace, unless
+// the admin allows it, which the log then says.
+func (e *editor) pidNamespace(req Request) error {
+	how := sharedPIDNamespace(e.spec)
+	switch {
+	case how == "":
+		return nil
+	case !req.SharedPIDAllowed:
+		return sharedPIDRefusal(how)
+	}
+	e.notes = append(e.notes, fmt.Sprintf("granted although the container %s (admin policy allow_shared_pid_namespace = true)", how))
+	return nil
+}
+
 func (e *editor) procSys() error {
 	if ProcSysRule(e.spec) != "" {
 		return nil
 	}
-	if e.policy.ProcSys != ProcSysAddReadonly {
-		return procSysWritable("crhook grants nothing")
+	// A mount that undoes the rule stays writable under any readonlyPaths
+	// entry, so adding one would not help.
+	if e.policy.ProcSys != ProcSysAddReadonly || procSysUndone(e.spec) != "" {
+		return procSysRefusal(e.spec, "crhook grants nothing")
 	}
 	return e.editLinux(func(linux object) error {
 		paths, err := linux.strings("readonlyPaths")

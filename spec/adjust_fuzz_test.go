@@ -46,7 +46,9 @@ var fuzzHooks = map[string]specs.Hook{
 // mode: bit 0 opts in as patch does; bit 1 registers crhook's hooks (patch
 // and the runtime shim); bits 2-3 pick patch's --profile ("" or one of
 // Profiles); bit 4 indents the output. Bit 5 (injectBit, read by
-// FuzzAdjust) adds an unknown top-level member that must survive.
+// FuzzAdjust) adds an unknown top-level member that must survive. Bit 6
+// sets allow_shared_pid_namespace, so specs without a PID namespace of
+// their own reach the later steps too.
 func fuzzOptions(policy, mode byte) Options {
 	p := DefaultPolicy()
 	var allowed []Profile
@@ -68,6 +70,7 @@ func fuzzOptions(policy, mode byte) Options {
 	if policy&(1<<7) != 0 {
 		p.CheckpointSeccomp = CheckpointSeccompRemove
 	}
+	p.AllowSharedPID = mode&(1<<6) != 0
 	opts := Options{Policy: p, OptIn: mode&1 != 0, Indent: mode&(1<<4) != 0}
 	if mode&(1<<1) != 0 {
 		opts.Hooks = fuzzHooks
@@ -121,7 +124,8 @@ func readFixture(f *testing.F, name string) []byte {
 // FuzzAdjust feeds Adjust arbitrary spec bytes under arbitrary admin
 // policies and modes, and checks the promises crhook makes about its edit.
 func FuzzAdjust(f *testing.F) {
-	seedModes := [][2]byte{{0, 0}, {0x07, injectBit}, {0x20, 0}, {0x40, injectBit}, {0, 0x13}, {0x07, 0x0b | injectBit}, {0x27, 0x0f}}
+	seedModes := [][2]byte{{0, 0}, {0x07, injectBit}, {0x20, 0}, {0x40, injectBit}, {0, 0x13}, {0x07, 0x0b | injectBit}, {0x27, 0x0f},
+		{0, 0x40}, {0x07, 0x4b | injectBit}, {0xa7, 0x4f}}
 	fixtures := fuzzFixtures(f)
 	for _, name := range slices.Sorted(maps.Keys(fixtures)) {
 		for _, m := range seedModes {
@@ -340,7 +344,7 @@ func zeroToNil[T any](p *T) *T {
 
 // isRefusal reports whether err is one of the errors Adjust documents.
 func isRefusal(err error) bool {
-	for _, target := range []error{errkind.ErrBadInput, ErrNotAllowed, ErrProcSysWritable, ErrClone3Blocked, ErrSeccompDump} {
+	for _, target := range []error{errkind.ErrBadInput, ErrNotAllowed, ErrProcSysWritable, ErrClone3Blocked, ErrSeccompDump, ErrSharedPID} {
 		if errors.Is(err, target) {
 			return true
 		}

@@ -363,7 +363,7 @@ func TestAdjustRejectsMalformed(t *testing.T) {
 		{"duplicate key", `{"annotations":{"io.crhook.restore":"false","io.crhook.restore":"true"}}`},
 		{"trailing data", `{"ociVersion":"1.0.2"} {}`},
 		{"member in another case", `{"Process":{"user":{"uid":1000},"args":["sh"]},"linux":{"readonlyPaths":["/proc/sys"]},"annotations":{"io.crhook.restore":"true"}}`},
-		{"seccomp rules in another case", `{"process":{"user":{"uid":0},"args":["sh"]},"linux":{"readonlyPaths":["/proc/sys"],"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","Syscalls":[{"names":["clone3"],"action":"SCMP_ACT_ERRNO"}]}},"annotations":{"io.crhook.restore":"true"}}`},
+		{"seccomp rules in another case", `{"process":{"user":{"uid":0},"args":["sh"]},"linux":{"namespaces":[{"type":"pid"}],"readonlyPaths":["/proc/sys"],"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","Syscalls":[{"names":["clone3"],"action":"SCMP_ACT_ERRNO"}]}},"annotations":{"io.crhook.restore":"true"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

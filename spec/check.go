@@ -33,6 +33,7 @@ var Checks = []Check{
 	checkProcSys,
 	checkClone3,
 	checkSeccompDump,
+	checkPIDNamespace,
 }
 
 // Verify runs every check and joins all failures, so one run tells the
@@ -83,7 +84,7 @@ func checkProcSys(s *specs.Spec, _ Request, _ Host) error {
 	if ProcSysRule(s) != "" {
 		return nil
 	}
-	return procSysWritable("crhook refuses to start the container")
+	return procSysRefusal(s, "crhook refuses to start the container")
 }
 
 func checkClone3(s *specs.Spec, _ Request, _ Host) error {
@@ -100,6 +101,13 @@ func checkClone3(s *specs.Spec, _ Request, _ Host) error {
 func checkSeccompDump(s *specs.Spec, req Request, _ Host) error {
 	if req.Profile == ProfileCheckpoint && s.Linux != nil && InstallsFilter(s.Linux.Seccomp) {
 		return seccompDumpRefusal()
+	}
+	return nil
+}
+
+func checkPIDNamespace(s *specs.Spec, req Request, _ Host) error {
+	if how := sharedPIDNamespace(s); how != "" && !req.SharedPIDAllowed {
+		return sharedPIDRefusal(how)
 	}
 	return nil
 }

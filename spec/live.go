@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -24,14 +25,20 @@ type LiveProcess struct {
 	PID    int
 	Status proc.Status
 	Mounts []*mountinfo.Info
+	// InRuntimePIDNamespace says the process is in the PID namespace of
+	// the hook, which is the runtime's (/proc/PID/ns/pid is the same).
+	InRuntimePIDNamespace bool
 }
 
 // CheckLive decides whether the running process is what its profile
 // promised: it holds the capabilities in the sets they must be in, and
 // /proc/sys is mounted read-only where it looks.
-func CheckLive(p LiveProcess, profile Profile) error {
-	pid, status := p.PID, p.Status
+func CheckLive(p LiveProcess, req Request) error {
+	pid, status, profile := p.PID, p.Status, req.Profile
 	var errs []error
+	if p.InRuntimePIDNamespace && !req.SharedPIDAllowed {
+		errs = append(errs, sharedPIDRefusal(fmt.Sprintf("runs pid %d in the runtime's own PID namespace", pid)))
+	}
 	if gaps := liveGaps(status, profile.Capabilities()); len(gaps) > 0 {
 		errs = append(errs, fmt.Errorf("%w: pid %d (uid %d) %s; check that the runtime and kernel know them (runc 1.0+, Linux 5.9+) and that nothing drops them after create",
 			ErrNotHeld, pid, status.UID, describeLiveGaps(gaps)))
@@ -40,12 +47,11 @@ func CheckLive(p LiveProcess, profile Profile) error {
 		errs = append(errs, fmt.Errorf("%w: pid %d runs in seccomp mode %d, so criu dump will fail; run the container without a seccomp profile, or the admin can set checkpoint_seccomp = %q",
 			ErrSeccompDump, pid, status.Seccomp, CheckpointSeccompRemove))
 	}
-	switch m := VisibleMount(p.Mounts, ProcSys); {
-	case m == nil:
+	if rootMount(p.Mounts) == nil {
 		errs = append(errs, fmt.Errorf("%w: pid %d has no root mount in its mountinfo", ErrProcSysLive, pid))
-	case !ReadOnly(m):
-		errs = append(errs, fmt.Errorf("%w: pid %d sees %s through the read-write mount at %s; keep %q in linux.readonlyPaths",
-			ErrProcSysLive, pid, ProcSys, m.Mountpoint, ProcSys))
+	} else if problem := WritableProcSys(p.Mounts); problem != "" {
+		errs = append(errs, fmt.Errorf("%w: pid %d %s; keep %q in linux.readonlyPaths and mount no procfs or /proc/sys content read-write",
+			ErrProcSysLive, pid, problem, ProcSys))
 	}
 	return errors.Join(errs...)
 }
@@ -80,4 +86,39 @@ func describeLiveGaps(gaps []SetGap) string {
 		sets[i] = string(g.Set)
 	}
 	return "lacks " + strings.Join(gaps[0].Missing, ", ") + " in " + strings.Join(sets, ", ")
+}
+
+// WritableProcSys finds a writable sys in any procfs the process can reach:
+// for every proc mount, what is visible at its sys must be read-only, and
+// so must every mount below that; a proc mount of sys or part of it must
+// be read-only itself. "" when all of it is.
+func WritableProcSys(mounts []*mountinfo.Info) string {
+	for _, m := range mounts {
+		if m.FSType != "proc" {
+			continue
+		}
+		if m.Root == "/sys" || strings.HasPrefix(m.Root, "/sys/") {
+			if !ReadOnly(m) {
+				return "sees " + describeMount(m) + " is read-write"
+			}
+			continue
+		}
+		if m.Root != "/" {
+			continue
+		}
+		sys := path.Join(m.Mountpoint, "sys")
+		if v := VisibleMount(mounts, sys); v != nil && v.FSType == "proc" && !ReadOnly(v) && !strings.HasPrefix(v.Root, "/sys/") {
+			return fmt.Sprintf("sees a writable sys at %s (mount %d, proc)", quote(sys), v.ID)
+		}
+		for _, below := range mounts {
+			if below.Mountpoint != sys && covers(sys, below.Mountpoint) && !ReadOnly(below) {
+				return "sees " + describeMount(below) + " is read-write"
+			}
+		}
+	}
+	return ""
+}
+
+func describeMount(m *mountinfo.Info) string {
+	return fmt.Sprintf("%s (mount %d, %s)", quote(m.Mountpoint), m.ID, quoteName(m.FSType))
 }

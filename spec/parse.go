@@ -39,7 +39,7 @@ func parseSpec(raw []byte) (object, *specs.Spec, error) {
 
 // decideOn decodes the members crhook's decisions read: the process (user
 // and capabilities), mounts, annotations, and from linux the read-only
-// and masked paths and seccomp. Decoding only those keeps a hook's cold
+// and masked paths, seccomp and namespaces. Decoding only those keeps a hook's cold
 // start short: encoding/json builds its decoders per type on first use,
 // and the resources, devices and the rest of a spec are not crhook's.
 func decideOn(root object) (*specs.Spec, error) {
@@ -60,6 +60,7 @@ func decideOn(root object) (*specs.Spec, error) {
 	s.Linux = &specs.Linux{}
 	return s, decodeMembers(linux, map[string]any{
 		"readonlyPaths": &s.Linux.ReadonlyPaths, "maskedPaths": &s.Linux.MaskedPaths, "seccomp": &s.Linux.Seccomp,
+		"namespaces": &s.Linux.Namespaces,
 	})
 }
 

@@ -50,6 +50,10 @@ type Policy struct {
 	// CheckpointSeccomp decides what happens to a checkpoint container
 	// with a seccomp filter.
 	CheckpointSeccomp CheckpointSeccompMode
+	// AllowSharedPID grants to containers that share another PID
+	// namespace (the host's, or one joined by path). Off by default:
+	// there the capability reaches processes outside the container.
+	AllowSharedPID bool
 }
 
 // DefaultPolicy is used when the admin wrote no config: the two profiles

@@ -22,6 +22,8 @@ var ErrNotAllowed = errors.New("profile not allowed")
 type Request struct {
 	OptedIn bool
 	Profile Profile
+	// SharedPIDAllowed carries the admin's allow_shared_pid_namespace.
+	SharedPIDAllowed bool
 }
 
 // Annotations Kubernetes engines set on a pod's sandbox (pause)
@@ -57,7 +59,7 @@ func ResolveRequest(annotations map[string]string, policy Policy) (Request, erro
 	}
 	name, ok := annotations[AnnotationProfile]
 	if !ok {
-		return Request{OptedIn: true, Profile: policy.DefaultProfile}, nil
+		return Request{OptedIn: true, Profile: policy.DefaultProfile, SharedPIDAllowed: policy.AllowSharedPID}, nil
 	}
 	profile, err := ParseProfile(name)
 	if err != nil {
@@ -67,5 +69,5 @@ func ResolveRequest(annotations map[string]string, policy Policy) (Request, erro
 		return Request{}, fmt.Errorf("%w: profile %q is not in the admin's allowed_profiles (%s); pick one of those or ask the admin to allow it",
 			ErrNotAllowed, profile, profileList(policy.AllowedProfiles))
 	}
-	return Request{OptedIn: true, Profile: profile}, nil
+	return Request{OptedIn: true, Profile: profile, SharedPIDAllowed: policy.AllowSharedPID}, nil
 }

@@ -53,6 +53,7 @@ type file struct {
 	ProcSys           *string  `toml:"proc_sys"`
 	OpenClone3        *bool    `toml:"open_clone3"`
 	CheckpointSeccomp *string  `toml:"checkpoint_seccomp"`
+	AllowSharedPID    *bool    `toml:"allow_shared_pid_namespace"`
 	LogFile           *string  `toml:"log_file"`
 	Timeout           *string  `toml:"timeout"`
 	Runtime           *string  `toml:"runtime"`
@@ -118,6 +119,9 @@ func Parse(data []byte) (Config, error) {
 	}
 	if f.OpenClone3 != nil {
 		c.Policy.OpenClone3 = *f.OpenClone3
+	}
+	if f.AllowSharedPID != nil {
+		c.Policy.AllowSharedPID = *f.AllowSharedPID
 	}
 	if f.CheckpointSeccomp != nil {
 		c.Policy.CheckpointSeccomp = spec.CheckpointSeccompMode(*f.CheckpointSeccomp)

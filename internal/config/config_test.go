@@ -27,13 +27,14 @@ allowed_profiles = ["minimal", "restore", "checkpoint"]
 proc_sys = "add-readonly"
 open_clone3 = false
 checkpoint_seccomp = "remove"
+allow_shared_pid_namespace = true
 log_file = "/var/log/crhook.log"
 timeout = "2s"
 runtime = "/usr/bin/crun"
 `,
 			want: func(c *Config) {
 				c.Policy = spec.Policy{DefaultProfile: spec.ProfileRestore, AllowedProfiles: spec.Profiles, ProcSys: spec.ProcSysAddReadonly,
-					CheckpointSeccomp: spec.CheckpointSeccompRemove}
+					CheckpointSeccomp: spec.CheckpointSeccompRemove, AllowSharedPID: true}
 				c.LogFile = "/var/log/crhook.log"
 				c.Timeout = 2 * time.Second
 				c.Runtime = "/usr/bin/crun"

@@ -99,3 +99,13 @@ func TestReadMountsOfSelf(t *testing.T) {
 		t.Errorf("no root mount among %d mounts", len(mounts))
 	}
 }
+
+func TestSamePIDNamespace(t *testing.T) {
+	same, err := SamePIDNamespace(os.Getpid(), os.Getppid())
+	if err != nil || !same {
+		t.Fatalf("a process and its parent: same %v, err %v", same, err)
+	}
+	if _, err := SamePIDNamespace(os.Getpid(), 1<<30); !errors.Is(err, ErrGone) {
+		t.Fatalf("a gone pid: err = %v, want ErrGone", err)
+	}
+}

@@ -197,13 +197,14 @@ func procSys() Check {
 		c.Status, c.Detail = StatusNote, err.Error()
 		return c
 	}
-	switch m := spec.VisibleMount(mounts, spec.ProcSys); {
+	m := spec.VisibleMount(mounts, spec.ProcSys)
+	switch writable := spec.WritableProcSys(mounts); {
 	case m == nil:
 		c.Status, c.Detail = StatusNote, "no mount found for /proc/sys"
-	case spec.ReadOnly(m):
-		c.Status, c.Detail = StatusOK, "/proc/sys is mounted read-only (at "+m.Mountpoint+")"
+	case writable != "":
+		c.Status, c.Detail = StatusNote, "this process "+writable+": the hardening crhook relies on is missing"
 	default:
-		c.Status, c.Detail = StatusNote, "/proc/sys is writable here: the hardening crhook relies on is missing"
+		c.Status, c.Detail = StatusOK, "/proc/sys is mounted read-only (at "+m.Mountpoint+"), and so is every sys this process can reach"
 	}
 	return c
 }

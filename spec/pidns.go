@@ -1,0 +1,39 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ErrSharedPID marks a container that does not own a new PID namespace.
+var ErrSharedPID = errors.New("the container shares a PID namespace")
+
+// sharedPIDNamespace says how the container's PID namespace is not its
+// own, or "" when it gets a new one. runc creates a PID namespace only
+// for a "pid" entry without a path (configs CloneFlags); with a path it
+// joins that namespace (nsexec join_namespaces), and with no entry the
+// container stays in the runtime's, the host's. In either of those,
+// CAP_CHECKPOINT_RESTORE would let it place processes at chosen PIDs of
+// processes that are not its own, and open their map_files.
+func sharedPIDNamespace(s *specs.Spec) string {
+	if s.Linux != nil {
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != specs.PIDNamespace {
+				continue
+			}
+			if ns.Path != "" {
+				return "joins the PID namespace at " + quote(ns.Path)
+			}
+			return ""
+		}
+	}
+	return "has no pid entry in linux.namespaces, so it shares the runtime's (the host's) PID namespace"
+}
+
+func sharedPIDRefusal(how string) error {
+	return fmt.Errorf("%w: it %s; crhook grants only to a container with its own new PID namespace "+
+		"(drop --pid=host, --pid=container:..., hostPID or shareProcessNamespace), or the admin can set allow_shared_pid_namespace = true",
+		ErrSharedPID, how)
+}
