@@ -48,7 +48,7 @@ func readPID(pid int, name string) ([]byte, error) {
 	}
 	p := "/proc/" + strconv.Itoa(pid) + "/" + name
 	data, err := boundedio.ReadFile(p, maxProcFile)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) || (errors.Is(err, unix.EINVAL) && exited(pid)) {
 		return nil, fmt.Errorf("read %s: %w", p, ErrGone)
 	}
 	if err != nil {
@@ -74,4 +74,21 @@ func SamePIDNamespace(a, b int) (bool, error) {
 		ids[i] = nsID{dev: st.Dev, ino: st.Ino}
 	}
 	return ids[0] == ids[1], nil
+}
+
+// exited reports whether pid is a zombie or dead: the kernel answers
+// EINVAL for the mountinfo of a process that has exited but not been
+// reaped, whose mount namespace is gone.
+func exited(pid int) bool {
+	data, err := boundedio.ReadFile("/proc/"+strconv.Itoa(pid)+"/stat", maxProcFile)
+	if err != nil {
+		return true
+	}
+	// The state follows the command, which is in parentheses and may
+	// itself hold ") ".
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 || i+2 >= len(data) {
+		return false
+	}
+	return data[i+2] == 'Z' || data[i+2] == 'X'
 }

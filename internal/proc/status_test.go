@@ -3,10 +3,12 @@ package proc
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/sys/mountinfo"
 )
@@ -107,5 +109,21 @@ func TestSamePIDNamespace(t *testing.T) {
 	}
 	if _, err := SamePIDNamespace(os.Getpid(), 1<<30); !errors.Is(err, ErrGone) {
 		t.Fatalf("a gone pid: err = %v, want ErrGone", err)
+	}
+}
+
+// TestReadMountsOfZombie: a process that exited but was not reaped has
+// no mount namespace; the kernel answers EINVAL, which is ErrGone.
+func TestReadMountsOfZombie(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Skip("cannot start true:", err)
+	}
+	defer cmd.Wait()
+	for i := 0; i < 200 && !exited(cmd.Process.Pid); i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := ReadMounts(cmd.Process.Pid); !errors.Is(err, ErrGone) {
+		t.Fatalf("mountinfo of a zombie: err = %v, want ErrGone", err)
 	}
 }
