@@ -54,6 +54,9 @@ type Result struct {
 // crhook does not know survive. A spec that did not opt in comes back
 // unchanged. Adjusting an adjusted spec changes nothing.
 func Adjust(raw []byte, opts Options) (Result, error) {
+	if !opts.OptIn && cannotOptIn(raw) {
+		return Result{Output: raw}, nil
+	}
 	root, s, err := parseSpec(raw)
 	if err != nil {
 		return Result{}, err

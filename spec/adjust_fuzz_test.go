@@ -191,6 +191,13 @@ func FuzzAdjustAnnotations(f *testing.F) {
 func checkAdjust(t *testing.T, raw []byte, opts Options) (Result, error) {
 	t.Helper()
 	res, err := Adjust(raw, opts)
+	if !opts.OptIn && cannotOptIn(raw) {
+		// Never named the opt-in: passed on as it is, whatever its shape.
+		if err != nil || res.Changed || !bytes.Equal(res.Output, raw) || res.Request.OptedIn {
+			t.Fatalf("a spec that cannot opt in was not passed on byte for byte: err %v, changed %v", err, res.Changed)
+		}
+		return res, err
+	}
 	in, parseErr := Parse(raw)
 	if parseErr != nil {
 		if !errors.Is(parseErr, errkind.ErrBadInput) {

@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -70,4 +72,18 @@ func ResolveRequest(annotations map[string]string, policy Policy) (Request, erro
 			ErrNotAllowed, profile, profileList(policy.AllowedProfiles))
 	}
 	return Request{OptedIn: true, Profile: profile, SharedPIDAllowed: policy.AllowSharedPID}, nil
+}
+
+// cannotOptIn reports whether raw is a JSON object that cannot hold the
+// opt-in annotation, because no string in it can be its name: the name
+// is not there as text, and no \u escape could spell it. Such a spec is
+// passed on byte for byte whatever else it holds: crhook's strictness
+// is for containers that ask for something, and the runtime judges the
+// rest. The check is a byte search and a syntax scan, nothing decoded.
+func cannotOptIn(raw []byte) bool {
+	if bytes.Contains(raw, []byte(AnnotationRestore)) || bytes.Contains(raw, []byte(`\u`)) {
+		return false
+	}
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(raw)
 }
