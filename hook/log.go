@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -25,35 +26,44 @@ const syslogSocket = "/dev/log"
 // has one. A hook has no terminal, so this is where its story is kept.
 // Logging never fails a hook: a log that cannot be written is noted in
 // the remaining sinks and otherwise ignored.
+//
+// Neither sink may hold a container start: the syslog socket is
+// non-blocking, and a line it cannot take at once is dropped and the
+// drop noted in the file's line, so drops can be counted there.
 type Log struct {
-	logger  *slog.Logger
+	file    slog.Handler
+	syslog  *syslogHandler
 	closers []io.Closer
 	notes   []any
 }
 
 // OpenLog opens the sinks cfg names; it never fails.
 func OpenLog(cfg config.Config) *Log {
+	return openLog(cfg, syslogSocket)
+}
+
+func openLog(cfg config.Config, socket string) *Log {
 	l := &Log{}
-	var handlers []slog.Handler
 	if cfg.LogFile != "" {
-		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		// O_NONBLOCK: a log_file that is a FIFO nobody reads must not hold
+		// the hook at open (ENXIO instead); regular files ignore it.
+		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o640)
 		if err != nil {
 			l.notes = append(l.notes, slog.String("log_file", err.Error()))
 		} else {
 			l.closers = append(l.closers, f)
-			handlers = append(handlers, slog.NewJSONHandler(f, nil))
+			l.file = slog.NewJSONHandler(f, nil)
 		}
 	}
-	if _, err := os.Stat(syslogSocket); err != nil {
+	if _, err := os.Stat(socket); err != nil {
 		// Common in containers and minimal hosts; say so once, quietly.
 		l.notes = append(l.notes, slog.String("syslog", "absent"))
-	} else if w, err := dialSyslog(syslogSocket, "crhook"); err != nil {
+	} else if w, err := dialSyslog(socket, "crhook"); err != nil {
 		l.notes = append(l.notes, slog.String("syslog", err.Error()))
 	} else {
 		l.closers = append(l.closers, w)
-		handlers = append(handlers, newSyslogHandler(w))
+		l.syslog = newSyslogHandler(w)
 	}
-	l.logger = slog.New(slog.NewMultiHandler(handlers...))
 	return l
 }
 
@@ -90,7 +100,17 @@ func (l *Log) Record(stage string, out Outcome, err error, took time.Duration) {
 	}
 	attrs = append(attrs, slog.String("result", result), slog.Float64("ms", float64(took.Microseconds())/1000))
 	attrs = append(attrs, l.notes...)
-	l.logger.Log(context.Background(), level, "crhook "+stage, attrs...)
+	rec := slog.NewRecord(time.Now(), level, "crhook "+stage, 0)
+	rec.Add(attrs...)
+	ctx := context.Background()
+	if l.syslog != nil {
+		if err := l.syslog.Handle(ctx, rec.Clone()); err != nil {
+			rec.Add(slog.String("syslog", "dropped: "+err.Error()))
+		}
+	}
+	if l.file != nil {
+		l.file.Handle(ctx, rec)
+	}
 }
 
 // Close closes the sinks.

@@ -18,7 +18,9 @@ const (
 
 // syslogConn sends messages to the local syslog socket as datagrams, the
 // way log/syslog does for /dev/log, without pulling the net package into
-// a binary that starts on every container start.
+// a binary that starts on every container start. The socket is
+// non-blocking: a stalled journald must not hold a container start, so
+// a message the socket cannot take at once fails with EAGAIN.
 type syslogConn struct {
 	fd  int
 	tag string
@@ -28,7 +30,7 @@ func dialSyslog(path, tag string) (*syslogConn, error) {
 	var lastErr error
 	// journald and most daemons take datagrams; some take a stream.
 	for _, typ := range []int{unix.SOCK_DGRAM, unix.SOCK_STREAM} {
-		fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+		fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 		if err != nil {
 			return nil, fmt.Errorf("syslog socket: %w", err)
 		}
