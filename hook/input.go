@@ -7,6 +7,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/crhook/crhook/internal/atomicfile"
 	"github.com/crhook/crhook/internal/boundedio"
 	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/spec"
@@ -47,8 +48,31 @@ func readBundleConfig(bundle string) ([]byte, error) {
 	if !filepath.IsAbs(bundle) {
 		return nil, errkind.BadInput(fmt.Errorf("bundle %q is not an absolute path", bundle))
 	}
-	path := filepath.Join(bundle, "config.json")
-	raw, err := boundedio.ReadFile(path, MaxSpecSize)
+	d, err := openBundle(bundle)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return readConfig(d)
+}
+
+// openBundle opens the bundle directory every access goes through.
+func openBundle(bundle string) (*atomicfile.Dir, error) {
+	d, err := atomicfile.OpenDir(bundle)
+	if err != nil {
+		return nil, inputError("open bundle", err)
+	}
+	return d, nil
+}
+
+// readConfig reads config.json beneath the bundle d: a config.json that
+// leads outside it (a link to another directory) is refused, because
+// crhook would decide on, or write, a file that is not the bundle's.
+func readConfig(d *atomicfile.Dir) ([]byte, error) {
+	raw, err := d.ReadFile("config.json", MaxSpecSize)
+	if errors.Is(err, atomicfile.ErrOutside) {
+		return nil, errkind.BadInput(fmt.Errorf("read bundle config: %s/config.json leads outside the bundle; make it a file in the bundle", d.Path()))
+	}
 	if err != nil {
 		return nil, inputError("read bundle config", err)
 	}

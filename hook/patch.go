@@ -7,7 +7,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/crhook/crhook/internal/atomicfile"
 	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/spec"
@@ -41,12 +40,17 @@ func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {
 		}
 		bundle = abs
 	}
-	unlock, err := atomicfile.LockDir(bundle)
+	// One directory fd for the lock, the read and the write: a bundle
+	// whose paths change in between cannot redirect the write.
+	d, err := openBundle(bundle)
 	if err != nil {
+		return Outcome{}, err
+	}
+	defer d.Close()
+	if err := d.Lock(); err != nil {
 		return Outcome{}, inputError("open bundle", err)
 	}
-	defer unlock()
-	raw, err := readBundleConfig(bundle)
+	raw, err := readConfig(d)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -59,7 +63,7 @@ func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {
 	if err != nil || !res.Changed {
 		return out, err
 	}
-	return out, atomicfile.WriteFile(filepath.Join(bundle, "config.json"), res.Output, 0o644)
+	return out, d.WriteFile("config.json", res.Output, 0o644)
 }
 
 // Hooks returns crhook's own createRuntime and poststart entries. The

@@ -351,3 +351,50 @@ func TestHostRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHostRootLinkStaysInside: from a pod, an absolute link on the host
+// (/etc/containerd/config.toml -> /srv/containerd.toml) means the host's
+// /srv, not the pod's: install reads and writes inside the host root and
+// never touches the pod's own file of that name.
+func TestHostRootLinkStaysInside(t *testing.T) {
+	hostRoot := t.TempDir()
+	podFile := filepath.Join(t.TempDir(), "containerd.toml")
+	if err := os.WriteFile(podFile, []byte("# the pod's own file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	onHost := filepath.Join(hostRoot, podFile)
+	if err := os.MkdirAll(filepath.Dir(onHost), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(onHost, []byte("version = 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(hostRoot, DefaultContainerdConfig)
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(podFile, link); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Hook: "/usr/local/bin/crhook-hook", Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HostRoot: hostRoot, Binary: self}
+	plan, err := For("containerd", o, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Apply(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(podFile); string(got) != "# the pod's own file\n" {
+		t.Fatalf("install wrote outside the host root: %s is now %q", podFile, got)
+	}
+	if got, _ := os.ReadFile(onHost); !strings.Contains(string(got), "crhook") {
+		t.Fatalf("the host's file did not get crhook's entry:\n%s", got)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the host's link was replaced: %v", err)
+	}
+}

@@ -52,7 +52,12 @@ func (o Options) engineFile(path string, uninstall bool) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return readExisting(o.onHost(path))
+	d, err := openRoot(o.HostRoot)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return readExisting(d, path)
 }
 
 // onHost maps a host path to where this process reaches it.
@@ -72,15 +77,23 @@ func (o Options) validate() error {
 	}
 	// Engines skip or fail on a hook program that does not exist (podman's
 	// loader drops the hook silently), so say so now.
-	if o.Binary == "" && filepath.IsAbs(o.Hook) {
-		if fi, err := os.Stat(o.onHost(o.Hook)); err != nil || !fi.Mode().IsRegular() {
-			errs = append(errs, fmt.Errorf("crhook-hook is not at %s: install it beside crhook (make install), or pass --install-binary DIR", o.Hook))
-		}
+	if o.Binary == "" && filepath.IsAbs(o.Hook) && !o.hookInstalled() {
+		errs = append(errs, fmt.Errorf("crhook-hook is not at %s: install it beside crhook (make install), or pass --install-binary DIR", o.Hook))
 	}
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("hook timeout %d must be positive", o.Timeout))
 	}
 	return errors.Join(errs...)
+}
+
+// hookInstalled reports whether the host has a regular file at Hook.
+func (o Options) hookInstalled() bool {
+	d, err := openRoot(o.HostRoot)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	return d.IsRegular(o.Hook)
 }
 
 func orDefault(v, def string) string {
@@ -117,6 +130,7 @@ func For(engine string, o Options, uninstall bool) (Plan, error) {
 			c, copyErr := binaryCopy(o)
 			p.Changes, err = append([]Change{c}, p.Changes...), copyErr
 		}
+		p.Root = o.HostRoot
 		return p, err
 	case "docker":
 		p, err = Docker(o, uninstall)
@@ -134,6 +148,7 @@ func For(engine string, o Options, uninstall bool) (Plan, error) {
 		c, copyErr := binaryCopy(o)
 		p.Changes, err = append([]Change{c}, p.Changes...), copyErr
 	}
+	p.Root = o.HostRoot
 	return p, err
 }
 

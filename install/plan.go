@@ -8,9 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/crhook/crhook/internal/atomicfile"
-	"github.com/crhook/crhook/internal/boundedio"
 )
 
 // Change is one file crhook writes or removes.
@@ -32,14 +32,38 @@ type Plan struct {
 	Changes []Change
 	// Next is printed after applying, e.g. "restart containerd".
 	Next []string
+	// Root is where the host's / is (Options.HostRoot), "" for /. Every
+	// file is reached through it with openat2 RESOLVE_IN_ROOT, so a link
+	// on the host, absolute ones too, cannot lead out of it.
+	Root string
+}
+
+// openRoot opens the plan's root directory.
+func openRoot(root string) (*atomicfile.Dir, error) {
+	d, err := atomicfile.OpenRoot(orDefault(root, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("open host root: %w", err)
+	}
+	return d, nil
+}
+
+// inRoot is path, which the plan names as this process reaches it (under
+// Root), as a path inside the root.
+func inRoot(root, path string) (string, error) {
+	rel, err := filepath.Rel(orDefault(root, "/"), path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("%s is not under the host root %s", path, root)
+	}
+	return "/" + rel, nil
 }
 
 // maxConfigSize bounds an engine config crhook reads.
 const maxConfigSize = 16 << 20
 
-// readExisting reads an engine file; a missing file reads as nil.
-func readExisting(path string) ([]byte, error) {
-	data, err := boundedio.ReadFile(path, maxConfigSize)
+// readExisting reads an engine file, at path under the root d; a missing
+// file reads as nil.
+func readExisting(d *atomicfile.Dir, path string) ([]byte, error) {
+	data, err := d.ReadFile(path, maxConfigSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -52,15 +76,24 @@ func readExisting(path string) ([]byte, error) {
 // pending drops changes that would leave a file as it is, so a second
 // install or uninstall writes nothing.
 func (p Plan) pending() ([]Change, error) {
+	d, err := openRoot(p.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
 	var out []Change
 	for _, c := range p.Changes {
+		path, err := inRoot(p.Root, c.Path)
+		if err != nil {
+			return nil, err
+		}
 		if c.Symlink != "" {
-			if target, err := os.Readlink(c.Path); err != nil || target != c.Symlink {
+			if target, err := d.Readlink(path); err != nil || target != c.Symlink {
 				out = append(out, c)
 			}
 			continue
 		}
-		current, err := readExisting(c.Path)
+		current, err := readExisting(d, path)
 		if err != nil {
 			return nil, err
 		}
@@ -86,14 +119,27 @@ func (p Plan) pendingOrSay(w io.Writer) ([]Change, error) {
 }
 
 // Apply writes the plan. Each file is replaced atomically, keeping the
-// mode and owner of an existing file.
+// mode and owner of an existing file; the root is locked meanwhile, so
+// two installs do not interleave.
 func (p Plan) Apply(w io.Writer) error {
 	changes, err := p.pendingOrSay(w)
 	if err != nil || len(changes) == 0 {
 		return err
 	}
+	d, err := openRoot(p.Root)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Lock(); err != nil {
+		return err
+	}
 	for _, c := range changes {
-		if err := applyChange(c); err != nil {
+		path, err := inRoot(p.Root, c.Path)
+		if err != nil {
+			return err
+		}
+		if err := applyChange(d, path, c); err != nil {
 			return err
 		}
 		verb := "wrote"
@@ -111,26 +157,18 @@ func (p Plan) Apply(w io.Writer) error {
 	return nil
 }
 
-func applyChange(c Change) error {
+// applyChange makes one change to path under the root d.
+func applyChange(d *atomicfile.Dir, path string, c Change) error {
 	if c.Content == nil && c.Symlink == "" {
-		if err := os.Remove(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", c.Path, err)
-		}
-		return nil
+		return d.Remove(path)
 	}
-	dir := filepath.Dir(c.Path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	if c.Symlink != "" {
-		return atomicfile.Symlink(c.Symlink, c.Path)
-	}
-	unlock, err := atomicfile.LockDir(dir)
-	if err != nil {
+	if err := d.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	defer unlock()
-	return atomicfile.WriteFile(c.Path, c.Content, c.Mode)
+	if c.Symlink != "" {
+		return d.Symlink(c.Symlink, path)
+	}
+	return d.WriteFile(path, c.Content, c.Mode)
 }
 
 // DryRun prints what Apply would do, with each new file's content.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -80,6 +81,16 @@ func listing(t *testing.T, dir string) []string {
 	return names
 }
 
+// writeIn writes data to name beneath dir through a Dir, as crhook does.
+func writeIn(dir, name string, data []byte, perm os.FileMode) error {
+	d, err := OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.WriteFile(name, data, perm)
+}
+
 func freeBlocks(t *testing.T, dir string) uint64 {
 	t.Helper()
 	var st unix.Statfs_t
@@ -115,7 +126,7 @@ func TestWriteFileFailsCleanly(t *testing.T) {
 			}
 			before, free := listing(t, dir), freeBlocks(t, dir)
 
-			err := WriteFile(path, bytes.Repeat([]byte("x"), 1<<20), 0o644)
+			err := writeIn(dir, "config.json", bytes.Repeat([]byte("x"), 1<<20), 0o644)
 			if !errors.Is(err, unix.ENOSPC) {
 				t.Fatalf("WriteFile on a full filesystem: err = %v, want ENOSPC", err)
 			}
@@ -148,7 +159,8 @@ func TestWriteFileKeepsModeAndOwner(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "config.json")
+			dir := t.TempDir()
+			path := filepath.Join(dir, "config.json")
 			if tt.exists {
 				if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
 					t.Fatal(err)
@@ -160,7 +172,7 @@ func TestWriteFileKeepsModeAndOwner(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := WriteFile(path, []byte("new"), tt.perm); err != nil {
+			if err := writeIn(dir, "config.json", []byte("new"), tt.perm); err != nil {
 				t.Fatal(err)
 			}
 			info, err := os.Stat(path)
@@ -179,7 +191,8 @@ func TestWriteFileKeepsModeAndOwner(t *testing.T) {
 }
 
 // TestWriteFileThroughSymlink: a linked config.json is updated where the
-// link points, and the link stays a link.
+// link points, and the link stays a link, as long as it points beneath
+// the directory; a link leading out is refused and nothing changes.
 func TestWriteFileThroughSymlink(t *testing.T) {
 	tests := []struct {
 		name string
@@ -187,10 +200,20 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 		target func(t *testing.T, linkDir string) string
 		// relative makes the link relative to its directory.
 		relative bool
+		outside  bool
 	}{
 		{name: "relative link in the same directory", relative: true, target: func(_ *testing.T, d string) string { return filepath.Join(d, "real.json") }},
-		{name: "absolute link to another directory", target: func(t *testing.T, _ string) string { return filepath.Join(t.TempDir(), "real.json") }},
-		{name: "link to a link", target: func(t *testing.T, d string) string {
+		{name: "relative link into a subdirectory", relative: true, target: func(t *testing.T, d string) string {
+			if err := os.Mkdir(filepath.Join(d, "sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(d, "sub", "real.json")
+		}},
+		{name: "absolute link to another directory", outside: true, target: func(t *testing.T, _ string) string { return filepath.Join(t.TempDir(), "real.json") }},
+		{name: "relative link out with ..", relative: true, outside: true, target: func(t *testing.T, d string) string {
+			return filepath.Join(filepath.Dir(d), filepath.Base(d)+"-outside.json")
+		}},
+		{name: "link to a link that leaves", outside: true, target: func(t *testing.T, d string) string {
 			final := filepath.Join(t.TempDir(), "final.json")
 			middle := filepath.Join(d, "middle.json")
 			if err := os.WriteFile(final, []byte("old"), 0o644); err != nil {
@@ -214,12 +237,25 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 			link := filepath.Join(dir, "config.json")
 			dest := target
 			if tt.relative {
-				dest = filepath.Base(target)
+				var err error
+				if dest, err = filepath.Rel(dir, target); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := os.Symlink(dest, link); err != nil {
 				t.Fatal(err)
 			}
-			if err := WriteFile(link, []byte("new"), 0o644); err != nil {
+			err := writeIn(dir, "config.json", []byte("new"), 0o644)
+			if tt.outside {
+				if !errors.Is(err, ErrOutside) {
+					t.Fatalf("err = %v, want ErrOutside", err)
+				}
+				if got, _ := os.ReadFile(link); string(got) != "old" {
+					t.Errorf("the file outside changed: %q", got)
+				}
+				return
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			info, err := os.Lstat(link)
@@ -239,9 +275,69 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	}
 }
 
-// TestLockDirRefusesNonDirectories: LockDir fails at once on anything
+// TestRootKeepsAbsoluteLinksInside: in a root (install --host-root), an
+// absolute link on the host resolves inside the root, never to this
+// machine's own file of that name.
+func TestRootKeepsAbsoluteLinksInside(t *testing.T) {
+	root := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "daemon.json")
+	if err := os.WriteFile(outside, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "etc/docker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// On the host, /etc/docker/daemon.json links to OUTSIDE; from the pod
+	// that absolute path names a file of the pod's, not the host's.
+	if err := os.Symlink(outside, filepath.Join(root, "etc/docker/daemon.json")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.WriteFile("/etc/docker/daemon.json", []byte("host"), 0o644); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("a dangling link: err = %v, want a refusal", err)
+	}
+	if err := d.MkdirAll(filepath.Dir(outside), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, outside), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteFile("/etc/docker/daemon.json", []byte("host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(outside); string(got) != "mine" {
+		t.Fatalf("the write left the root: %s now holds %q", outside, got)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, outside)); err != nil || string(got) != "host" {
+		t.Fatalf("the write did not land inside the root: %q, %v", got, err)
+	}
+	if err := d.Symlink("crhook-hook", "/usr/local/bin/crhook-runtime"); err == nil {
+		t.Fatal("Symlink into a missing directory must fail; MkdirAll first")
+	}
+	if err := d.MkdirAll("/usr/local/bin", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Symlink("crhook-hook", "/usr/local/bin/crhook-runtime"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.Readlink("/usr/local/bin/crhook-runtime"); err != nil || got != "crhook-hook" {
+		t.Fatalf("readlink: %q, %v", got, err)
+	}
+	if err := d.Remove("/usr/local/bin/crhook-runtime"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Remove("/usr/local/bin/crhook-runtime"); err != nil {
+		t.Fatalf("removing a missing file: %v", err)
+	}
+}
+
+// TestOpenDirRefusesNonDirectories: OpenDir fails at once on anything
 // but a directory; a FIFO in particular must not block the open.
-func TestLockDirRefusesNonDirectories(t *testing.T) {
+func TestOpenDirRefusesNonDirectories(t *testing.T) {
 	tests := []struct {
 		name    string
 		make    func(path string) error
@@ -260,9 +356,10 @@ func TestLockDirRefusesNonDirectories(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() {
-				unlock, err := LockDir(path)
+				d, err := OpenDir(path)
 				if err == nil {
-					unlock()
+					err = d.Lock()
+					d.Close()
 				}
 				done <- err
 			}()
@@ -272,7 +369,7 @@ func TestLockDirRefusesNonDirectories(t *testing.T) {
 					t.Errorf("err = %v, want %v", err, tt.wantErr)
 				}
 			case <-time.After(5 * time.Second):
-				t.Fatal("LockDir blocked")
+				t.Fatal("OpenDir blocked")
 			}
 		})
 	}
@@ -286,13 +383,15 @@ type counter struct {
 
 // increment is one writer's turn: lock, read, append, write, unlock.
 func increment(dir, name string) error {
-	unlock, err := LockDir(dir)
+	d, err := OpenDir(dir)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	path := filepath.Join(dir, "counter.json")
-	data, err := os.ReadFile(path)
+	defer d.Close()
+	if err := d.Lock(); err != nil {
+		return err
+	}
+	data, err := d.ReadFile("counter.json", 1<<20)
 	if err != nil {
 		return fmt.Errorf("read: %w", err)
 	}
@@ -306,7 +405,7 @@ func increment(dir, name string) error {
 	if err != nil {
 		return err
 	}
-	return WriteFile(path, out, 0o644)
+	return d.WriteFile("counter.json", out, 0o644)
 }
 
 // helperDirEnv makes the test binary one writer process of
@@ -327,7 +426,7 @@ func TestWriterProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// TestConcurrentWriters: writers that take LockDir never lose an update,
+// TestConcurrentWriters: writers that take the Dir lock never lose an update,
 // whether they are goroutines (one flock per open) or processes, and a
 // reader never sees a partial file while they run.
 func TestConcurrentWriters(t *testing.T) {

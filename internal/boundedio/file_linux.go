@@ -19,14 +19,19 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	f := os.NewFile(uintptr(fd), path)
+	return ReadOpen(os.NewFile(uintptr(fd), path), limit)
+}
+
+// ReadOpen reads f, which must be a regular file, at most limit bytes,
+// and closes it. Open f with O_NONBLOCK so a FIFO cannot block the open.
+func ReadOpen(f *os.File, limit int64) ([]byte, error) {
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
 	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, describeMode(info.Mode()))
+		return nil, fmt.Errorf("%s: %w (%s)", f.Name(), ErrNotRegular, describeMode(info.Mode()))
 	}
 	return ReadAll(f, limit)
 }

@@ -119,6 +119,8 @@ func assertStderr(t *testing.T, r result, code int, wantErr string) {
 		t.Errorf("stderr is not exactly one line: %.2000q", r.Stderr)
 	case strings.TrimSpace(line) == "":
 		t.Error("stderr line is empty")
+	case strings.ContainsFunc(line, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		t.Errorf("stderr holds a control character a terminal would act on: %.300q", line)
 	case strings.Contains(line, "panic") || strings.Contains(line, "goroutine"):
 		t.Errorf("crhook crashed: %.2000s", line)
 	case len(line) > badInputMaxLine:
@@ -315,10 +317,24 @@ func brokenBundles() []brokenBundle {
 			mustDo(t, syscall.Mkfifo(filepath.Join(dir, "config.json"), 0o644))
 			return dir, dir
 		}},
-		{name: "config.json links to /dev/zero", wantErr: "not a regular file (a device)", make: func(t *testing.T) (string, string) {
+		{name: "config.json links to /dev/zero", wantErr: "config.json leads outside the bundle", make: func(t *testing.T) (string, string) {
 			dir := t.TempDir()
 			mustDo(t, os.Symlink("/dev/zero", filepath.Join(dir, "config.json")))
 			return dir, dir
+		}},
+		{name: "config.json links to a spec outside the bundle", wantErr: "config.json leads outside the bundle", make: func(t *testing.T) (string, string) {
+			dir, outside := t.TempDir(), t.TempDir()
+			mustDo(t, os.WriteFile(filepath.Join(outside, "config.json"), []byte(`{"process":{"user":{"uid":1000}},"annotations":{"io.crhook.restore":"true"}}`), 0o644))
+			mustDo(t, os.Symlink(filepath.Join(outside, "config.json"), filepath.Join(dir, "config.json")))
+			return dir, outside
+		}},
+		{name: "config.json reaches out with ..", wantErr: "config.json leads outside the bundle", make: func(t *testing.T) (string, string) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "bundle")
+			mustDo(t, os.Mkdir(dir, 0o755))
+			mustDo(t, os.WriteFile(filepath.Join(parent, "real.json"), []byte(`{"annotations":{"io.crhook.restore":"true"}}`), 0o644))
+			mustDo(t, os.Symlink("../real.json", filepath.Join(dir, "config.json")))
+			return dir, parent
 		}},
 		{name: "config.json is a symlink loop", wantErr: "too many levels of symbolic links", make: func(t *testing.T) (string, string) {
 			dir := t.TempDir()
@@ -390,6 +406,8 @@ func stdinCases(stage string) []badCase {
 			t.Errorf("refused input but wrote %d bytes to stdout", len(r.Stdout))
 		}
 	}
+	dupCase := `{"id":"x","ID":"y","pid":1}`
+	dupHuge := `{"` + strings.Repeat("k", 1<<20) + `":1,"` + strings.Repeat("k", 1<<20) + `":2}`
 	rows := []badCase{
 		{name: "empty stdin", setup: withStdin(nil), wantCode: 2, wantErr: "input is empty"},
 		{name: "whitespace only", setup: withStdin(text(" \n\t\r\n")), wantCode: 2, wantErr: "input is empty"},
@@ -402,8 +420,8 @@ func stdinCases(stage string) []badCase {
 		{name: "wrong types", setup: withStdin(text(wrongTypes)), wantCode: 2, wantErr: "cannot unmarshal"},
 		{name: "trailing garbage", setup: withStdin(text(`{"id":"x","pid":1} {"id":"y"}`)), wantCode: 2, wantErr: "parse"},
 		{name: "duplicate key", setup: withStdin(text(`{"id":"x","pid":1,"annotations":{"io.crhook.restore":"false","io.crhook.restore":"true"}}`)), wantCode: 2, wantErr: "duplicate key"},
-		{name: "duplicate key in another case", setup: withStdin(text(`{"id":"x","ID":"y","pid":1}`)), wantCode: 2, wantErr: "duplicate key"},
-		{name: "1 MB duplicate key", setup: withStdin(text(`{"` + strings.Repeat("k", 1<<20) + `":1,"` + strings.Repeat("k", 1<<20) + `":2}`)), wantCode: 2, wantErr: "(1048576 bytes)"},
+		{name: "duplicate key in another case", setup: withStdin(text(dupCase)), wantCode: 2, wantErr: "duplicate key"},
+		{name: "1 MB duplicate key", setup: withStdin(text(dupHuge)), wantCode: 2, wantErr: "(1048576 bytes)"},
 		{name: "nested too deep", setup: withStdin(text(`{"a":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`)), wantCode: 2, wantErr: "exceeded max depth"},
 		{name: "100 MB stdin", setup: withStdin(func(*testing.T) io.Reader { return hugeStdin() }), wantCode: 2, wantErr: "input too large"},
 	}
@@ -415,11 +433,22 @@ func stdinCases(stage string) []badCase {
 			badCase{name: "pid overflows int", setup: withStdin(text(`{"id":"x","pid":99999999999999999999}`)), wantCode: 2, wantErr: "cannot unmarshal"},
 		)
 	}
+	// A well-formed spec that never names io.crhook.restore is the
+	// runtime's to judge: precreate hands it on byte for byte.
+	passThrough := map[string]string{"duplicate key in another case": dupCase, "1 MB duplicate key": dupHuge}
 	for i := range rows {
-		rows[i].name = stage + "/" + rows[i].name
 		if stage == "precreate" {
 			rows[i].check = noStdout
+			if in, ok := passThrough[rows[i].name]; ok {
+				rows[i].wantCode = 0
+				rows[i].check = func(t *testing.T, _ badCall, r result) {
+					if r.Stdout != in {
+						t.Errorf("precreate did not pass the spec on byte for byte (%d bytes in, %d out)", len(in), len(r.Stdout))
+					}
+				}
+			}
 		}
+		rows[i].name = stage + "/" + rows[i].name
 	}
 	return rows
 }
@@ -771,6 +800,35 @@ func patchCases() []badCase {
 		badCase{name: "hostile profile annotation", wantCode: 2, wantErr: "is not one of", setup: specWith(optedIn("minimal; CAP_SYS_ADMIN"), nil)},
 		badCase{name: "1 MB profile annotation", wantCode: 2, wantErr: "(1048576 bytes)", setup: specWith(optedIn(strings.Repeat("w", 1<<20)), nil)},
 		badCase{name: "profile annotation the admin did not allow", wantCode: 1, wantErr: "allowed_profiles", setup: specWith(optedIn("checkpoint"), nil)},
+		badCase{name: "clone3 rule for a seccomp agent", wantCode: 1, wantErr: "a seccomp agent (SCMP_ACT_NOTIFY)", setup: specWith(nil, func(s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"clone3"}, Action: specs.ActNotify}}}
+		})},
+		badCase{name: "seccomp action with a terminal escape", wantCode: 1, wantErr: `"SCMP_ACT_\x1b[2J\rX"`, setup: func(t *testing.T) badCall {
+			b := badBundle(t, badSpec(t, nil, func(s *specs.Spec) {
+				s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"clone3"}, Action: "SCMP_ACT_\x1b[2J\rX"}}}
+			}))
+			configPath, logPath := badConfig(t, "open_clone3 = false")
+			return badCall{args: []string{"patch", "--bundle", b, "--config", configPath}, watch: b, logPath: logPath}
+		}},
+		badCase{name: "no PID namespace of its own", wantCode: 1, wantErr: "shares the runtime's (the host's) PID namespace", setup: specWith(nil, func(s *specs.Spec) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.PIDNamespace })
+		})},
+		badCase{name: "joins a PID namespace by path", wantCode: 1, wantErr: `joins the PID namespace at "/proc/1/ns/pid"`, setup: specWith(nil, func(s *specs.Spec) {
+			for i := range s.Linux.Namespaces {
+				if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
+					s.Linux.Namespaces[i].Path = "/proc/1/ns/pid"
+				}
+			}
+		})},
+		badCase{name: "read-write bind at ns_last_pid", wantCode: 1, wantErr: `read-write mount at "/proc/sys/kernel/ns_last_pid"`, setup: specWith(nil, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/sys/kernel/ns_last_pid", Source: "/tmp/x", Type: "bind", Options: []string{"bind", "rw"}})
+		})},
+		badCase{name: "second procfs", wantCode: 1, wantErr: `a second procfs at "/mnt/proc"`, setup: specWith(nil, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/proc", Source: "proc", Type: "proc"})
+		})},
+		badCase{name: "rbind of the host's /proc", wantCode: 1, wantErr: `the host's "/proc" bound at "/hostproc"`, setup: specWith(nil, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hostproc", Source: "/proc", Type: "bind", Options: []string{"rbind", "ro"}})
+		})},
 		badCase{name: "writable /proc/sys", wantCode: 1, wantErr: "/proc/sys is writable", setup: specWith(nil, func(s *specs.Spec) {
 			s.Linux.ReadonlyPaths = slices.DeleteFunc(s.Linux.ReadonlyPaths, func(p string) bool { return p == spec.ProcSys })
 		})},
