@@ -1,0 +1,245 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/crhook/crhook/spec"
+)
+
+// liveMounts creates the bundle's container with a real runtime, without
+// starting it (its mounts, readonlyPaths and maskedPaths are in place by
+// then), reads the init's mountinfo from the host and deletes it. ok is
+// false, with the runtime's error, when the runtime refuses the spec.
+func liveMounts(t *testing.T, rt string, b bundle) (mounts []*mountinfo.Info, refusal string, ok bool) {
+	t.Helper()
+	id := containerID("live-" + rt)
+	root := runcRoot(t)
+	script := `set -u
+"$RT" $RTFLAGS --root "$ROOT" create --bundle "$BUNDLE" "$ID" </dev/null >/dev/null 2>"$ROOT/create.err" || { cat "$ROOT/create.err" >&2; exit 3; }
+pid=$("$RT" --root "$ROOT" state "$ID" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+cat /proc/$pid/mountinfo
+"$RT" $RTFLAGS --root "$ROOT" delete --force "$ID"
+`
+	env := []string{"ROOT=" + root, "BUNDLE=" + b.Dir, "ID=" + id}
+	var r result
+	switch rt {
+	case "runc":
+		r = runEnv(t, append(env, "RT="+requireTool(t, "runc"), "RTFLAGS="), nil, "sh", "-c", script)
+	case "crun":
+		r = runEnv(t, append(env, "RT="+requireTool(t, "crun"), "RTFLAGS=--cgroup-manager=disabled"), nil,
+			"unshare", "-m", "sh", "-c", crunSetup, "crun-setup", "sh", "-c", script)
+	}
+	if r.Code == 3 {
+		return nil, strings.TrimSpace(r.Stderr), false
+	}
+	if r.Code != 0 {
+		t.Fatalf("%s create: %s", rt, r)
+	}
+	mounts, err := mountinfo.GetMountsFromReader(strings.NewReader(r.Stdout), nil)
+	if err != nil || len(mounts) == 0 {
+		t.Fatalf("no mountinfo from %s's container: %v\n%s", rt, err, r)
+	}
+	return mounts, "", true
+}
+
+// TestHostileProcMounts: each spec shape the review found passing crhook
+// as read-only. crhook refuses it before create (patch, naming the
+// mount), and real runc and crun show it is no false alarm: where they
+// start it, the live mount table of their container has a writable sys
+// (spec.WritableProcSys, poststart's own rule); where they refuse it,
+// their error says so.
+func TestHostileProcMounts(t *testing.T) {
+	requireRoot(t)
+	file := filepath.Join(t.TempDir(), "ns_last_pid")
+	mustDo(t, os.WriteFile(file, []byte("0\n"), 0o644))
+	tests := []struct {
+		name   string
+		mounts []specs.Mount
+		// refusal is what crhook's one line names.
+		refusal string
+		// startedBy are the runtimes that create the container; the
+		// others refuse the spec themselves.
+		startedBy []string
+	}{
+		{name: "read-write bind at ns_last_pid under readonlyPaths", refusal: `read-write mount at "/proc/sys/kernel/ns_last_pid"`, startedBy: []string{"runc", "crun"},
+			mounts: []specs.Mount{{Destination: "/proc/sys/kernel/ns_last_pid", Type: "bind", Source: file, Options: []string{"bind", "rw"}}}},
+		{name: "relative destination", refusal: `read-write mount at "proc/sys/kernel/ns_last_pid"`, startedBy: []string{"runc", "crun"},
+			mounts: []specs.Mount{{Destination: "proc/sys/kernel/ns_last_pid", Type: "bind", Source: file, Options: []string{"bind", "rw"}}}},
+		{name: "second procfs", refusal: `a second procfs at "/mnt/proc"`, startedBy: []string{"runc", "crun"},
+			mounts: []specs.Mount{{Destination: "/mnt/proc", Type: "proc", Source: "proc"}}},
+		{name: "rbind of the host's /proc", refusal: `the host's "/proc" bound at "/hostproc"`, startedBy: []string{"runc", "crun"},
+			mounts: []specs.Mount{{Destination: "/hostproc", Type: "bind", Source: "/proc", Options: []string{"rbind", "rw"}}}},
+		{name: "host's /proc/sys/kernel bound read-write below /proc/sys", refusal: `read-write mount at "/proc/sys/kernel"`, startedBy: []string{"crun"},
+			mounts: []specs.Mount{{Destination: "/proc/sys/kernel", Type: "bind", Source: "/proc/sys/kernel", Options: []string{"bind", "rw"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBundle(t, "true")
+			b.Edit(t, func(s *specs.Spec) { s.Mounts = append(s.Mounts, tt.mounts...) })
+			before := readFile(t, b.ConfigPath())
+			r := crhook(t, nil, "patch", "--bundle", b.Dir)
+			if r.Code != 1 || !strings.Contains(r.Stderr, "/proc/sys is writable") || !strings.Contains(r.Stderr, tt.refusal) {
+				t.Errorf("patch must refuse naming %q: %s", tt.refusal, r)
+			}
+			if readFile(t, b.ConfigPath()) != before {
+				t.Error("a refused patch changed config.json")
+			}
+			for _, rt := range []string{"runc", "crun"} {
+				mounts, refusal, ok := liveMounts(t, rt, b)
+				if !ok {
+					if slices.Contains(tt.startedBy, rt) {
+						t.Errorf("%s refused a spec it should start: %s", rt, refusal)
+					}
+					t.Logf("%s refuses this spec itself: %s", rt, refusal)
+					continue
+				}
+				if !slices.Contains(tt.startedBy, rt) {
+					t.Errorf("%s started a spec it was expected to refuse", rt)
+				}
+				if w := spec.WritableProcSys(mounts); w == "" {
+					t.Errorf("%s's container has no writable sys: crhook's refusal would be a false alarm", rt)
+				} else {
+					t.Logf("%s's live container %s", rt, w)
+				}
+			}
+		})
+	}
+	t.Run("runc's default spec is read-only live", func(t *testing.T) {
+		b := newBundle(t, "true")
+		for _, rt := range []string{"runc", "crun"} {
+			mounts, refusal, ok := liveMounts(t, rt, b)
+			if !ok {
+				t.Fatalf("%s: %s", rt, refusal)
+			}
+			if w := spec.WritableProcSys(mounts); w != "" {
+				t.Errorf("%s: the default spec reads as writable: %s", rt, w)
+			}
+		}
+	})
+}
+
+// TestPoststartSeesWhatTheConfigCannot: a bind whose source is a host
+// link to /proc looks harmless in config.json, so patch and createRuntime
+// pass it; poststart reads the live mount table, finds the host's procfs
+// with a writable sys, and the container is stopped.
+func TestPoststartSeesWhatTheConfigCannot(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+		link := filepath.Join(t.TempDir(), "not-proc")
+		mustDo(t, os.Symlink("/proc", link))
+		b := newBundle(t, "sh", "-c", "sleep 60; echo container-finished")
+		b.Edit(t, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hostproc", Type: "bind", Source: link, Options: []string{"rbind", "rw"}})
+		})
+		configPath, logPath := writeConfig(t, "")
+		if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--config", configPath); r.Code != 0 {
+			t.Fatalf("patch cannot see through the host's link, and passes: %s", r)
+		}
+		r := rt.run(t, b)
+		if strings.Contains(r.Stdout, "container-finished") {
+			t.Fatalf("the container must be stopped at poststart: %s", r)
+		}
+		assertRefusal(t, rt, r, logPath, "poststart", "sees a writable sys at")
+	})
+}
+
+// TestLowerCaseCapabilityNames: runc ignores "cap_checkpoint_restore"
+// (it looks names up exactly), so a spec holding only that spelling has
+// no capability, and createRuntime refuses it instead of letting it
+// start without.
+func TestLowerCaseCapabilityNames(t *testing.T) {
+	lower := func(s *specs.Spec) {
+		c := s.Process.Capabilities
+		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
+			*set = append(*set, "cap_checkpoint_restore")
+		}
+		s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
+	}
+	t.Run("runc ignores the lower-case name", func(t *testing.T) {
+		b := newBundle(t, verifyArgs...)
+		b.Edit(t, lower)
+		r := runcRun(t, b)
+		if c := check(t, parseReport(t, r), "set_tid"); !strings.Contains(c.Detail, "EPERM") {
+			t.Fatalf("runc granted a lower-case capability name: %+v", c)
+		}
+	})
+	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+		b := newBundle(t, "echo", "container-ran")
+		configPath, logPath := writeConfig(t, "")
+		b.Edit(t, func(s *specs.Spec) {
+			lower(s)
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "createRuntime"},
+				Env: []string{"CRHOOK_CONFIG=" + configPath}}}}
+		})
+		r := rt.run(t, b)
+		if r.Code == 0 || strings.Contains(r.Stdout, "container-ran") {
+			t.Fatalf("the container must not start: %s", r)
+		}
+		assertRefusal(t, rt, r, logPath, "createRuntime", "capabilities missing")
+	})
+}
+
+// TestSharedPIDNamespaceIsRefused: a container without a PID namespace
+// of its own (--pid=host, hostPID) is refused by patch and, with the
+// checks registered by hand, by createRuntime under runc and crun.
+func TestSharedPIDNamespaceIsRefused(t *testing.T) {
+	hostPID := func(s *specs.Spec) {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.PIDNamespace })
+	}
+	b := newBundle(t, "true")
+	b.Edit(t, hostPID)
+	if r := crhook(t, nil, "patch", "--bundle", b.Dir); r.Code != 1 || !strings.Contains(r.Stderr, "PID namespace") {
+		t.Fatalf("patch must refuse naming the PID namespace: %s", r)
+	}
+	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+		b := newBundle(t, "echo", "container-ran")
+		configPath, logPath := writeConfig(t, "")
+		b.Edit(t, func(s *specs.Spec) {
+			hostPID(s)
+			c := s.Process.Capabilities
+			for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
+				*set = append(*set, spec.CapCheckpointRestore)
+			}
+			s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "createRuntime"},
+				Env: []string{"CRHOOK_CONFIG=" + configPath}}}}
+		})
+		r := rt.run(t, b)
+		if r.Code == 0 || strings.Contains(r.Stdout, "container-ran") {
+			t.Fatalf("a host-PID container with the capability must not start: %s", r)
+		}
+		assertRefusal(t, rt, r, logPath, "createRuntime", "shares the runtime's (the host's) PID namespace")
+	})
+}
+
+// TestNotOptedInPassesUntouched: a spec that never opted in reaches the
+// runtime through precreate and the shim byte for byte, even one crhook
+// would refuse from a container that asks (a member twice, in two
+// spellings).
+func TestNotOptedInPassesUntouched(t *testing.T) {
+	b := newBundle(t, "echo", "container-ran")
+	raw := strings.Replace(readFile(t, b.ConfigPath()), `"hostname":`, `"Hostname": "other", "hostname":`, 1)
+	mustDo(t, os.WriteFile(b.ConfigPath(), []byte(raw), 0o644))
+	if r := crhook(t, []byte(raw), "precreate"); r.Code != 0 || r.Stdout != raw {
+		t.Fatalf("precreate must pass the spec on byte for byte: exit %d, %d bytes in, %d out\n%s", r.Code, len(raw), len(r.Stdout), r.Stderr)
+	}
+	root := runcRoot(t)
+	id := containerID("untouched")
+	r := run(t, nil, runtimeLink(t), "--root", root, "run", "--bundle", b.Dir, id)
+	runQuiet("runc", "--root", root, "delete", "--force", id)
+	if strings.Contains(r.Stderr, "crhook") {
+		t.Errorf("the shim spoke up for a container that did not opt in: %s", r)
+	}
+	if readFile(t, b.ConfigPath()) != raw {
+		t.Error("the shim changed config.json of a container that did not opt in")
+	}
+	if r.Code != 0 || !strings.Contains(r.Stdout, "container-ran") {
+		t.Errorf("runc should run it as it reads it: %s", r)
+	}
+}
