@@ -26,6 +26,12 @@ type Options struct {
 	// (patch). Profile, when set, replaces the profile annotation.
 	OptIn   bool
 	Profile Profile
+	// RuntimeOptIn opts in, with this profile, every spec whose
+	// annotations do not say io.crhook.restore either way: the engine
+	// chose crhook's runtime for it (a Docker --runtime, a RuntimeClass).
+	// An io.crhook.profile annotation still picks the profile, and the
+	// annotations are written so the checks see them.
+	RuntimeOptIn Profile
 	// Hooks are registered per stage in an opted-in spec, unless an equal
 	// hook is there already (patch, and the runtime shim).
 	Hooks map[string]specs.Hook
@@ -54,26 +60,14 @@ type Result struct {
 // crhook does not know survive. A spec that did not opt in comes back
 // unchanged. Adjusting an adjusted spec changes nothing.
 func Adjust(raw []byte, opts Options) (Result, error) {
-	if !opts.OptIn && cannotOptIn(raw) {
+	if !opts.OptIn && opts.RuntimeOptIn == "" && cannotOptIn(raw) {
 		return Result{Output: raw}, nil
 	}
 	root, s, err := parseSpec(raw)
 	if err != nil {
 		return Result{}, err
 	}
-	annotations := s.Annotations
-	if opts.OptIn {
-		annotations = maps.Clone(annotations)
-		if annotations == nil {
-			annotations = map[string]string{}
-		}
-		annotations[AnnotationRestore] = "true"
-		if opts.Profile != "" {
-			annotations[AnnotationProfile] = string(opts.Profile)
-		} else if _, ok := annotations[AnnotationProfile]; !ok {
-			annotations[AnnotationProfile] = string(opts.Policy.DefaultProfile)
-		}
-	}
+	annotations, writeAnnotations := optInAnnotations(s.Annotations, opts)
 	req, err := ResolveRequest(annotations, opts.Policy)
 	if err != nil || !req.OptedIn {
 		return Result{Request: req, Output: raw}, err
@@ -89,7 +83,7 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 		func() error { return e.dumpSeccomp(req.Profile) },
 		e.clone3,
 	}
-	if opts.OptIn {
+	if writeAnnotations {
 		steps = append(steps, func() error { return e.annotations(annotations) })
 	}
 	steps = append(steps, func() error { return e.hooks(opts.Hooks) })
@@ -109,6 +103,35 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 		return Result{Request: req, Output: raw}, err
 	}
 	return Result{Request: req, Output: out, Changed: true, Changes: e.changes, Notes: e.notes}, nil
+}
+
+// optInAnnotations returns the annotations the request is read from, and
+// whether they must be written: patch opts in whatever the spec says; a
+// runtime-level opt-in applies where the spec's annotations are silent.
+func optInAnnotations(have map[string]string, opts Options) (map[string]string, bool) {
+	_, decided := have[AnnotationRestore]
+	profile := opts.Profile
+	switch {
+	case opts.OptIn:
+	case opts.RuntimeOptIn != "" && !decided && !IsSandbox(have):
+		profile = ""
+		if _, named := have[AnnotationProfile]; !named {
+			profile = opts.RuntimeOptIn
+		}
+	default:
+		return have, false
+	}
+	annotations := maps.Clone(have)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[AnnotationRestore] = "true"
+	if profile != "" {
+		annotations[AnnotationProfile] = string(profile)
+	} else if _, ok := annotations[AnnotationProfile]; !ok {
+		annotations[AnnotationProfile] = string(opts.Policy.DefaultProfile)
+	}
+	return annotations, true
 }
 
 // checkGranted re-reads the adjusted spec as a runtime would and confirms
@@ -186,24 +209,30 @@ func (e *editor) capabilities(caps []string) error {
 	if err != nil {
 		return err
 	}
+	if err := addCapabilities(process, gaps); err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
+	e.note("added %s", describeAdded(gaps))
+	return e.root.set("process", process)
+}
+
+// addCapabilities appends each gap's capabilities to its set in the raw
+// process object, keeping every other member as it was.
+func addCapabilities(process object, gaps []SetGap) error {
 	capObj, err := process.child("capabilities")
 	if err != nil {
-		return fmt.Errorf("process: %w", err)
+		return err
 	}
 	for _, gap := range gaps {
 		list, err := capObj.strings(string(gap.Set))
 		if err != nil {
-			return fmt.Errorf("process.capabilities: %w", err)
+			return fmt.Errorf("capabilities: %w", err)
 		}
 		if err := capObj.set(string(gap.Set), append(list, gap.Missing...)); err != nil {
 			return err
 		}
 	}
-	e.note("added %s", describeAdded(gaps))
-	if err := process.set("capabilities", capObj); err != nil {
-		return err
-	}
-	return e.root.set("process", process)
+	return process.set("capabilities", capObj)
 }
 
 // dumpSeccomp refuses a checkpoint container with a seccomp filter, or

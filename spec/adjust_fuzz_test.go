@@ -48,7 +48,8 @@ var fuzzHooks = map[string]specs.Hook{
 // Profiles); bit 4 indents the output. Bit 5 (injectBit, read by
 // FuzzAdjust) adds an unknown top-level member that must survive. Bit 6
 // sets allow_shared_pid_namespace, so specs without a PID namespace of
-// their own reach the later steps too.
+// their own reach the later steps too. Bit 7 opts in at the runtime's
+// level (a Docker runtime, a RuntimeClass) with the minimal profile.
 func fuzzOptions(policy, mode byte) Options {
 	p := DefaultPolicy()
 	var allowed []Profile
@@ -72,6 +73,9 @@ func fuzzOptions(policy, mode byte) Options {
 	}
 	p.AllowSharedPID = mode&(1<<6) != 0
 	opts := Options{Policy: p, OptIn: mode&1 != 0, Indent: mode&(1<<4) != 0}
+	if mode&(1<<7) != 0 {
+		opts.RuntimeOptIn = ProfileMinimal
+	}
 	if mode&(1<<1) != 0 {
 		opts.Hooks = fuzzHooks
 	}
@@ -125,7 +129,7 @@ func readFixture(f *testing.F, name string) []byte {
 // policies and modes, and checks the promises crhook makes about its edit.
 func FuzzAdjust(f *testing.F) {
 	seedModes := [][2]byte{{0, 0}, {0x07, injectBit}, {0x20, 0}, {0x40, injectBit}, {0, 0x13}, {0x07, 0x0b | injectBit}, {0x27, 0x0f},
-		{0, 0x40}, {0x07, 0x4b | injectBit}, {0xa7, 0x4f}}
+		{0, 0x40}, {0x07, 0x4b | injectBit}, {0xa7, 0x4f}, {0, 0x80}, {0x07, 0xc0 | injectBit}}
 	fixtures := fuzzFixtures(f)
 	for _, name := range slices.Sorted(maps.Keys(fixtures)) {
 		for _, m := range seedModes {
@@ -191,7 +195,7 @@ func FuzzAdjustAnnotations(f *testing.F) {
 func checkAdjust(t *testing.T, raw []byte, opts Options) (Result, error) {
 	t.Helper()
 	res, err := Adjust(raw, opts)
-	if !opts.OptIn && cannotOptIn(raw) {
+	if !opts.OptIn && opts.RuntimeOptIn == "" && cannotOptIn(raw) {
 		// Never named the opt-in: passed on as it is, whatever its shape.
 		if err != nil || res.Changed || !bytes.Equal(res.Output, raw) || res.Request.OptedIn {
 			t.Fatalf("a spec that cannot opt in was not passed on byte for byte: err %v, changed %v", err, res.Changed)

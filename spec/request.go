@@ -87,3 +87,17 @@ func cannotOptIn(raw []byte) bool {
 	trimmed := bytes.TrimLeft(raw, " \t\r\n")
 	return len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(raw)
 }
+
+// RequestOf reads a config.json's request: a spec that cannot name the
+// opt-in is not opted in, whatever its shape; one that can is parsed
+// strictly and checked against policy.
+func RequestOf(raw []byte, policy Policy) (Request, error) {
+	if cannotOptIn(raw) {
+		return Request{}, nil
+	}
+	s, err := Parse(raw)
+	if err != nil {
+		return Request{}, err
+	}
+	return ResolveRequest(s.Annotations, policy)
+}

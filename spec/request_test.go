@@ -94,3 +94,57 @@ func TestProfilesNeverGrantSysAdmin(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeOptIn: choosing crhook's runtime opts a container in where
+// its annotations say nothing; where they speak, they rule.
+func TestRuntimeOptIn(t *testing.T) {
+	all := DefaultPolicy()
+	all.AllowedProfiles = Profiles
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		runtime     Profile
+		policy      Policy
+		wantOptIn   bool
+		wantProfile Profile
+		wantErr     error
+	}{
+		{name: "silent annotations: the runtime's profile", runtime: ProfileRestore, policy: all, wantOptIn: true, wantProfile: ProfileRestore},
+		{name: "an explicit opt-out rules", annotations: map[string]string{AnnotationRestore: "false"}, runtime: ProfileMinimal, policy: all},
+		{name: "a profile annotation picks the profile", annotations: map[string]string{AnnotationProfile: "checkpoint"}, runtime: ProfileMinimal, policy: all, wantOptIn: true, wantProfile: ProfileCheckpoint},
+		{name: "the admin's limit still applies", runtime: ProfileCheckpoint, policy: DefaultPolicy(), wantErr: ErrNotAllowed},
+		{name: "a pod's sandbox gets nothing", annotations: map[string]string{AnnotationContainerdType: "sandbox"}, runtime: ProfileMinimal, policy: all},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := runcSpec(t)
+			s.Annotations = tt.annotations
+			res, err := Adjust(encode(t, s), Options{Policy: tt.policy, RuntimeOptIn: tt.runtime})
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Request.OptedIn != tt.wantOptIn || res.Request.Profile != tt.wantProfile {
+				t.Fatalf("request %+v, want opted in %v with %q", res.Request, tt.wantOptIn, tt.wantProfile)
+			}
+			if !tt.wantOptIn {
+				if res.Changed {
+					t.Fatalf("changed a container that is not opted in: %v", res.Changes)
+				}
+				return
+			}
+			out, err := Parse(res.Output)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Annotations[AnnotationRestore] != "true" || out.Annotations[AnnotationProfile] != string(tt.wantProfile) {
+				t.Errorf("annotations %v: the checks must see the opt-in", out.Annotations)
+			}
+		})
+	}
+}
