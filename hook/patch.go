@@ -26,10 +26,12 @@ func Patch(env Env, bundle string, profile spec.Profile) (Outcome, error) {
 }
 
 // AdjustBundle adjusts BUNDLE/config.json in place for a container that
-// opted in through its own annotations, as the runtime shim does before
-// create. Other containers' files are not touched.
-func AdjustBundle(env Env, bundle string) (Outcome, error) {
-	return adjustBundle(env, bundle, spec.Options{})
+// opted in, as the runtime shim does before create: through its own
+// annotations, or, when runtimeOptIn is set, because the engine chose
+// crhook's runtime for it (see spec.Options.RuntimeOptIn). Other
+// containers' files are not touched.
+func AdjustBundle(env Env, bundle string, runtimeOptIn spec.Profile) (Outcome, error) {
+	return adjustBundle(env, bundle, spec.Options{RuntimeOptIn: runtimeOptIn})
 }
 
 func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {

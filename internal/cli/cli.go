@@ -27,7 +27,7 @@ type Commands map[string]Command
 func HookCommands(version string) Commands {
 	return Commands{
 		"precreate":     {StageCommand("precreate", hook.Precreate), "read a spec on stdin, write the adjusted spec to stdout"},
-		"runtime":       {RuntimeCommand, "runtime [--runtime PATH] -- ARGS: the runtime shim (also run as crhook-runtime)"},
+		"runtime":       {RuntimeCommand, "runtime [--runtime PATH] [--profile P] -- ARGS: the runtime shim (also run as crhook-runtime, or crhook-runtime-PROFILE)"},
 		"createRuntime": {StageCommand("createRuntime", hook.CreateRuntime), "check an opted-in container's config (state on stdin)"},
 		"prestart":      {StageCommand("prestart", hook.CreateRuntime), "same as createRuntime, for runtimes that only know prestart"},
 		"poststart":     {StageCommand("poststart", hook.Poststart), "check the running container (state on stdin)"},
@@ -43,9 +43,15 @@ func Main(name string, cmds Commands) {
 		return cmds.run(name, args, stdin, stdout)
 	}
 	label := name
-	if filepath.Base(os.Args[0]) == RuntimeName {
+	if isRuntimeName(os.Args[0]) {
 		label = RuntimeName
-		run = func(args []string, _ io.Reader, _ io.Writer) error { return RunShim(args, "", "") }
+		run = func(args []string, _ io.Reader, _ io.Writer) error {
+			optIn, err := runtimeProfile(os.Args[0])
+			if err != nil {
+				return fmt.Errorf("runtime name %s: %w", filepath.Base(os.Args[0]), err)
+			}
+			return RunShim(args, "", "", optIn)
+		}
 	} else if len(os.Args) > 1 {
 		if _, known := cmds[os.Args[1]]; known {
 			label += " " + os.Args[1]

@@ -5,31 +5,64 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/crhook/crhook/hook"
 	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/internal/shim"
+	"github.com/crhook/crhook/spec"
 )
 
 // RuntimeName is the name that makes crhook the runtime shim (argv[0]).
+// Called as RuntimeName-PROFILE (a link, such as crhook-runtime-minimal),
+// the shim also opts in, with PROFILE, every container whose annotations
+// do not say otherwise: the engine chose this runtime for it. That is how
+// engines that pass no annotations (Debian's Docker) or a RuntimeClass
+// opt in; a name carries it because containerd and CRI-O runtime entries
+// cannot pass arguments.
 const RuntimeName = "crhook-runtime"
 
-// RuntimeCommand is `crhook runtime [--runtime PATH] [--config F] -- ARGS`.
+// runtimeProfile reads the runtime-level opt-in from the shim's name.
+func runtimeProfile(argv0 string) (spec.Profile, error) {
+	name := filepath.Base(argv0)
+	if name == RuntimeName {
+		return "", nil
+	}
+	return spec.ParseProfile(strings.TrimPrefix(name, RuntimeName+"-"))
+}
+
+// isRuntimeName reports whether argv[0] makes crhook the shim.
+func isRuntimeName(argv0 string) bool {
+	name := filepath.Base(argv0)
+	return name == RuntimeName || strings.HasPrefix(name, RuntimeName+"-")
+}
+
+// RuntimeCommand is `crhook runtime [--runtime PATH] [--profile P]
+// [--config F] -- ARGS`.
 func RuntimeCommand(args []string, _ io.Reader, _ io.Writer) error {
 	fs, configPath := NewFlags("runtime")
 	runtime := fs.String("runtime", "", "the real OCI runtime (default $"+shim.EnvRuntime+", the config's runtime, else runc)")
+	profile := fs.String("profile", "", "opt every container in with this profile unless its annotations say otherwise")
 	if err := fs.Parse(args); err != nil {
-		return errkind.BadInput(fmt.Errorf("%w; usage: crhook runtime [--runtime PATH] -- RUNTIME-ARGS", err))
+		return errkind.BadInput(fmt.Errorf("%w; usage: crhook runtime [--runtime PATH] [--profile P] -- RUNTIME-ARGS", err))
 	}
-	return RunShim(fs.Args(), *runtime, *configPath)
+	var optIn spec.Profile
+	if *profile != "" {
+		var err error
+		if optIn, err = spec.ParseProfile(*profile); err != nil {
+			return err
+		}
+	}
+	return RunShim(fs.Args(), *runtime, *configPath, optIn)
 }
 
-// RunShim adjusts the bundle on create/run, then execs the real runtime.
-// On success it does not return.
-func RunShim(args []string, runtimeFlag, configPath string) error {
+// RunShim adjusts the bundle on create/run and the process on exec, then
+// execs the real runtime. On success it does not return.
+func RunShim(args []string, runtimeFlag, configPath string, optIn spec.Profile) error {
 	inv := shim.ParseArgs(args)
-	err := adjustForRuntime(inv, args, runtimeFlag, configPath)
+	err := adjustForRuntime(inv, args, runtimeFlag, configPath, optIn)
 	if err != nil {
 		// The engine may only read the runtime's log file, not stderr.
 		if logErr := shim.WriteRuntimeLog(inv, RuntimeName+": "+hook.OneLine(err)); logErr != nil {
@@ -39,9 +72,10 @@ func RunShim(args []string, runtimeFlag, configPath string) error {
 	return err
 }
 
-func adjustForRuntime(inv shim.Invocation, args []string, runtimeFlag, configPath string) error {
+func adjustForRuntime(inv shim.Invocation, args []string, runtimeFlag, configPath string, optIn spec.Profile) error {
+	execs := inv.Command == "exec" && inv.Process != ""
 	cfg := config.Default()
-	if inv.Adjusts() || (runtimeFlag == "" && os.Getenv(shim.EnvRuntime) == "") {
+	if inv.Adjusts() || execs || (runtimeFlag == "" && os.Getenv(shim.EnvRuntime) == "") {
 		var err error
 		if cfg, err = LoadConfig(configPath); err != nil {
 			return err
@@ -51,23 +85,35 @@ func adjustForRuntime(inv shim.Invocation, args []string, runtimeFlag, configPat
 	if err != nil {
 		return err
 	}
-	if inv.Adjusts() {
+	runtime, err := shim.ResolveRuntime(runtimeFlag, cfg.Runtime, me)
+	if err != nil {
+		return errkind.BadInput(err)
+	}
+	switch {
+	case inv.Adjusts():
 		bundle := inv.Bundle
 		if bundle == "" {
 			bundle = "."
 		}
-		if err := runLoaded("runtime", cfg, func(env hook.Env) (hook.Outcome, error) {
+		err = runLoaded("runtime", cfg, func(env hook.Env) (hook.Outcome, error) {
 			env.Self = HookBinaryOrSelf(me)
-			out, err := hook.AdjustBundle(env, bundle)
+			out, err := hook.AdjustBundle(env, bundle, optIn)
 			out.Container = inv.ID
 			return out, err
-		}); err != nil {
-			return err
-		}
+		})
+	case execs:
+		err = runLoaded("exec", cfg, func(env hook.Env) (hook.Outcome, error) {
+			bundle, err := shim.StateBundle(runtime, inv)
+			if err != nil {
+				return hook.Outcome{Container: inv.ID}, err
+			}
+			out, err := hook.AdjustExec(env, inv.Process, bundle)
+			out.Container = inv.ID
+			return out, err
+		})
 	}
-	runtime, err := shim.ResolveRuntime(runtimeFlag, cfg.Runtime, me)
 	if err != nil {
-		return errkind.BadInput(err)
+		return err
 	}
 	return shim.Exec(runtime, args)
 }

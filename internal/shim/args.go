@@ -16,6 +16,11 @@ type Invocation struct {
 	// Log and LogFormat are the global --log and --log-format values:
 	// containerd reads a failing runtime's error from that file.
 	Log, LogFormat string
+	// Root is the global --root value: where the runtime keeps state.
+	Root string
+	// Process is exec's --process/-p file: the process an engine execs
+	// into a running container (docker exec, kubectl exec).
+	Process string
 }
 
 // Adjusts reports whether the command creates a container, the only
@@ -57,32 +62,73 @@ func ParseArgs(args []string) Invocation {
 			inv.Log = value
 		case "log-format":
 			inv.LogFormat = value
+		case "root":
+			inv.Root = value
 		}
 	}
 	if i >= len(args) {
 		return inv
 	}
 	inv.Command = args[i]
-	if inv.Adjusts() {
-		rest := args[i+1:]
-		inv.Bundle = findBundle(rest)
-		if n := len(rest); n > 0 && !strings.HasPrefix(rest[n-1], "-") {
-			inv.ID = rest[n-1]
+	rest := args[i+1:]
+	switch {
+	case inv.Adjusts():
+		inv.Bundle = commandFlag(rest, "bundle", "b")
+		inv.ID = lastArg(rest)
+	case inv.Command == "exec":
+		if inv.Process = commandFlag(rest, "process", "p"); inv.Process != "" {
+			inv.ID = firstArg(rest, execValueFlags)
 		}
 	}
 	return inv
 }
 
-// findBundle returns the last --bundle/-b value, as the runtimes' flag
-// parsers keep the last one.
-func findBundle(args []string) string {
-	bundle := ""
+// execValueFlags are exec's flags of runc and crun that take a value in
+// the next argument unless written --flag=value.
+var execValueFlags = map[string]bool{
+	"console-socket": true, "cwd": true, "env": true, "e": true, "user": true, "u": true,
+	"additional-gids": true, "g": true, "process": true, "p": true, "process-label": true,
+	"apparmor": true, "pid-file": true, "preserve-fds": true, "cgroup": true, "cap": true, "c": true,
+}
+
+// firstArg returns the first argument that is not a flag or a flag's
+// value: exec's container id.
+func firstArg(args []string, valueFlags map[string]bool) string {
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--" {
+			if i+1 < len(args) {
+				return args[i+1]
+			}
+			return ""
+		}
+		name, _, hasValue, ok := splitFlag(args[i])
+		if !ok {
+			return args[i]
+		}
+		if !hasValue && valueFlags[name] {
+			i++
+		}
+	}
+	return ""
+}
+
+func lastArg(args []string) string {
+	if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") {
+		return args[n-1]
+	}
+	return ""
+}
+
+// commandFlag returns the last value of a command's flag, long or short
+// (--bundle/-b, --process/-p), as the runtimes' flag parsers keep the last.
+func commandFlag(args []string, long, short string) string {
+	found := ""
 	for i := 0; i < len(args); i++ {
 		if args[i] == "--" {
 			break
 		}
 		name, value, hasValue, ok := splitFlag(args[i])
-		if !ok || (name != "bundle" && name != "b") {
+		if !ok || (name != long && name != short) {
 			continue
 		}
 		if !hasValue {
@@ -92,9 +138,9 @@ func findBundle(args []string) string {
 			i++
 			value = args[i]
 		}
-		bundle = value
+		found = value
 	}
-	return bundle
+	return found
 }
 
 // splitFlag splits "--name=value", "-name=value", "--name" and "-n". ok

@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -81,4 +83,25 @@ func WriteRuntimeLog(inv Invocation, msg string) error {
 		return fmt.Errorf("write runtime log: %w", err)
 	}
 	return nil
+}
+
+// StateBundle asks the runtime where the container's bundle is (the OCI
+// state command), with the same state root the engine gave it.
+func StateBundle(runtime string, inv Invocation) (string, error) {
+	args := []string{}
+	if inv.Root != "" {
+		args = append(args, "--root", inv.Root)
+	}
+	cmd := exec.Command(runtime, append(args, "state", inv.ID)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s state %s: %w: %s", runtime, inv.ID, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	var st specs.State
+	if err := json.Unmarshal(out, &st); err != nil || st.Bundle == "" {
+		return "", fmt.Errorf("%s state %s: no bundle in %q", runtime, inv.ID, out)
+	}
+	return st.Bundle, nil
 }
