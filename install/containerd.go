@@ -34,7 +34,7 @@ func Containerd(o Options, uninstall bool) (Plan, error) {
 	next := base
 	why := "remove the " + RuntimeName + " runtime"
 	if !uninstall {
-		block, err := containerdBlock(base, o.Runtime)
+		block, err := containerdBlock(base, o.runtimeEntry())
 		if err != nil {
 			return p, fmt.Errorf("%s: %w", path, err)
 		}

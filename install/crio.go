@@ -33,7 +33,7 @@ func CRIO(o Options, uninstall bool) (Plan, error) {
 	if err := o.validate(); err != nil {
 		return p, err
 	}
-	p.Changes = []Change{{Path: o.onHost(dropIn), Content: []byte(crioDropInText(o.Runtime)), Mode: 0o644,
+	p.Changes = []Change{{Path: o.onHost(dropIn), Content: []byte(crioDropInText(o.runtimeEntry())), Mode: 0o644,
 		Why: "add the " + RuntimeName + " runtime and allow the " + spec.AnnotationPrefix + "* annotations"}}
 	hooks, err := hooksdChanges(o, hooksDir, crioStages)
 	p.Changes = append(p.Changes, hooks...)

@@ -1,6 +1,7 @@
 package install
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -9,12 +10,14 @@ import (
 // FuzzMergeDaemonJSON: for any daemon.json, install and uninstall either
 // refuse with an error or write a JSON object that keeps every other
 // member as it was; install adds exactly the crhook runtime, and
-// uninstalling that removes it again. Never a panic.
+// uninstalling that removes it again, giving back the very bytes of a
+// file that held no crhook entry. Never a panic.
 func FuzzMergeDaemonJSON(f *testing.F) {
 	for _, seed := range []string{
 		``, `null`, `{}`, `[]`, `"x"`, `{"runtimes":null}`, `{"runtimes":{}}`, `{"runtimes":[]}`,
 		`{"runtimes":{"crhook":null}}`, `{"runtimes":{"nvidia":{"path":"nvidia-container-runtime"}},"debug":true}`,
 		`{"a":1,"a":2}`, `{"runtimes":{"crhook":{"path":"/x"},"crhook":{"path":"/y"}}}`,
+		`{"a":1,"runtimes":{}}`, `{"runtimes": { },"b":[]}`, "{\n  \"runtimes\": {}\n}\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -47,6 +50,9 @@ func FuzzMergeDaemonJSON(f *testing.F) {
 		if _, ok := rt[RuntimeName]; ok {
 			t.Fatal("uninstall left the crhook runtime")
 		}
+		if hadNoEntry(current) && removed != nil && !bytes.Equal(removed, current) {
+			t.Fatalf("install then uninstall changed the file:\nbefore %q\nafter  %q", current, removed)
+		}
 	})
 }
 
@@ -68,4 +74,23 @@ func sameJSON(a, b json.RawMessage) bool {
 		return string(a) == string(b)
 	}
 	return reflect.DeepEqual(va, vb)
+}
+
+// hadNoEntry reports whether a daemon.json that install accepted held no
+// runtimes.crhook (and no runtimes: null, which install replaces).
+func hadNoEntry(current []byte) bool {
+	var root map[string]json.RawMessage
+	if json.Unmarshal(current, &root) != nil || root == nil {
+		return false
+	}
+	raw, ok := root["runtimes"]
+	if !ok {
+		return true
+	}
+	var rt map[string]json.RawMessage
+	if json.Unmarshal(raw, &rt) != nil || rt == nil {
+		return false
+	}
+	_, has := rt[RuntimeName]
+	return !has
 }

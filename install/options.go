@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/crhook/crhook/spec"
 )
 
 // Engines crhook installs into.
@@ -25,6 +27,11 @@ type Options struct {
 	Hook string
 	// Runtime is the absolute path of crhook-runtime (a link to Hook).
 	Runtime string
+	// RuntimeProfile, when set, makes the engine's crhook runtime opt in
+	// every container with it, unless the container's annotations say
+	// otherwise: the runtime entry names Runtime-PROFILE, a link the shim
+	// reads its profile from.
+	RuntimeProfile spec.Profile
 	// Config, when set, is passed to every hook as CRHOOK_CONFIG.
 	Config string
 	// Timeout is the hook timeout in seconds.
@@ -103,10 +110,25 @@ func orDefault(v, def string) string {
 	return def
 }
 
-// RuntimeLink makes crhook-runtime, the name that turns crhook-hook into
-// the runtime shim, next to crhook-hook.
-func RuntimeLink(o Options) Change {
-	return Change{Path: o.onHost(o.Runtime), Symlink: filepath.Base(o.Hook), Why: "crhook-hook as the runtime shim"}
+// RuntimeLinks makes crhook-runtime, the name that turns crhook-hook into
+// the runtime shim, next to crhook-hook, and crhook-runtime-PROFILE for a
+// runtime-level opt-in.
+func RuntimeLinks(o Options) []Change {
+	links := []Change{{Path: o.onHost(o.Runtime), Symlink: filepath.Base(o.Hook), Why: "crhook-hook as the runtime shim"}}
+	if o.RuntimeProfile != "" {
+		links = append(links, Change{Path: o.onHost(o.runtimeEntry()), Symlink: filepath.Base(o.Hook),
+			Why: "crhook-hook as the runtime shim that opts every container in with profile " + string(o.RuntimeProfile)})
+	}
+	return links
+}
+
+// runtimeEntry is the runtime binary an engine's crhook entry names:
+// crhook-runtime, or crhook-runtime-PROFILE for a runtime-level opt-in.
+func (o Options) runtimeEntry() string {
+	if o.RuntimeProfile == "" {
+		return o.Runtime
+	}
+	return o.Runtime + "-" + string(o.RuntimeProfile)
 }
 
 // binaryCopy installs crhook-hook where the engine config will point.
@@ -142,7 +164,7 @@ func For(engine string, o Options, uninstall bool) (Plan, error) {
 		return Plan{}, fmt.Errorf("%w %q; use one of %s", ErrUnknownEngine, engine, strings.Join(Engines, ", "))
 	}
 	if err == nil && !uninstall {
-		p.Changes = append([]Change{RuntimeLink(o)}, p.Changes...)
+		p.Changes = append(RuntimeLinks(o), p.Changes...)
 	}
 	if err == nil && !uninstall && o.Binary != "" {
 		c, copyErr := binaryCopy(o)

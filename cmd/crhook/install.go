@@ -12,6 +12,7 @@ import (
 	"github.com/crhook/crhook/internal/cli"
 	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/internal/errkind"
+	"github.com/crhook/crhook/spec"
 )
 
 func installCommand(args []string, _ io.Reader, stdout io.Writer) error {
@@ -31,6 +32,8 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 	dryRun := fs.Bool("dry-run", false, "print the changes instead of making them")
 	hostRoot := fs.String("host-root", "", "where the host's / is mounted (from a DaemonSet pod); configs keep host paths")
 	binDir := fs.String("install-binary", "", "copy this crhook into DIR on the host (with crhook-runtime) and point the engine there")
+	profile := fs.String("profile", "", "opt in every container of crhook's runtime with this profile unless its annotations say otherwise "+
+		"(docker: always, default the admin's default_profile; containerd, crio: only when given)")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,6 +48,9 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 		return err
 	}
 	opts.HostRoot = absOrEmpty(*hostRoot)
+	if opts.RuntimeProfile, err = runtimeProfile(*engine, *profile, *configPath); err != nil {
+		return err
+	}
 	if *binDir != "" {
 		opts.Binary = opts.Hook
 		opts.Hook = filepath.Join(*binDir, cli.HookBinaryName)
@@ -61,6 +67,37 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 		return plan.DryRun(stdout)
 	}
 	return plan.Apply(stdout)
+}
+
+// runtimeProfile is the runtime-level opt-in install writes: the given
+// profile, or for Docker, whose engine on Debian 12 passes no
+// annotations, the admin's default. It must be one the admin allows, or
+// every container of the runtime would be refused.
+func runtimeProfile(engine, name, configPath string) (spec.Profile, error) {
+	if name == "" && engine != "docker" {
+		return "", nil
+	}
+	cfg, err := cli.LoadConfig(configPath)
+	if err != nil {
+		return "", err
+	}
+	profile := cfg.Policy.DefaultProfile
+	if name != "" {
+		if profile, err = spec.ParseProfile(name); err != nil {
+			return "", fmt.Errorf("--profile: %w", err)
+		}
+	}
+	if !cfg.Policy.Allows(profile) {
+		return "", errkind.BadInput(fmt.Errorf("--profile %s is not in the admin's allowed_profiles; allow it in %s or pick another", profile, configName(cfg)))
+	}
+	return profile, nil
+}
+
+func configName(cfg config.Config) string {
+	if cfg.Path == "" {
+		return config.DefaultPath
+	}
+	return cfg.Path
 }
 
 // installOptions describes this crhook for install, uninstall and doctor.
