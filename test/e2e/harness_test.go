@@ -347,13 +347,15 @@ func writeConfig(t *testing.T, extra string) (configPath, logPath string) {
 
 // logLine is one line of crhook's JSON log.
 type logLine struct {
-	Level     string `json:"level"`
-	Msg       string `json:"msg"`
-	Stage     string `json:"stage"`
-	Container string `json:"container"`
-	OptedIn   bool   `json:"opted_in"`
-	Result    string `json:"result"`
-	Error     string `json:"error"`
+	Level     string   `json:"level"`
+	Msg       string   `json:"msg"`
+	Stage     string   `json:"stage"`
+	Container string   `json:"container"`
+	OptedIn   bool     `json:"opted_in"`
+	Profile   string   `json:"profile"`
+	Changes   []string `json:"changes"`
+	Result    string   `json:"result"`
+	Error     string   `json:"error"`
 }
 
 // readLog parses every line of crhook's log; a line that is not one JSON
