@@ -3,6 +3,10 @@ package install
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -20,73 +24,336 @@ const (
 	blockEnd   = "# END crhook"
 )
 
+// containerdDropIn is crhook's file for containerd 2.x, beside the main
+// config's directory, under the conf.d that containerd 2.2's default
+// config already imports.
+const containerdDropIn = "conf.d/99-crhook.toml"
+
+// importsMarker ends the imports line crhook adds, so uninstall knows
+// the line is its own.
+const importsMarker = "  # added by crhook install"
+
 // Containerd returns the plan for containerd: a runtime entry "crhook"
 // for the CRI plugin whose runc binary is crhook-runtime, passing the
-// opt-in annotations from pods and containers to the spec.
+// opt-in annotations from pods and containers to the spec, and carrying
+// every setting of the node's runc runtime (SystemdCgroup and the rest of
+// its options): a crhook pod must run under the cgroup driver kubelet
+// expects.
+//
+// Where the entry goes depends on how containerd merges imported files.
+// containerd 1.x (config versions 1 and 2) replaces a plugin's whole
+// table with an imported one (services/server/config/config.go
+// mergeConfig, 1.6): a drop-in holding only crhook's runtime would drop
+// the node's sandbox image and runc runtime. So there crhook appends a
+// marked block to the main file. containerd 2.x (version 3) merges
+// imports key by key, so crhook writes a drop-in and lists it in the
+// main file's imports when no pattern there covers it.
 func Containerd(o Options, uninstall bool) (Plan, error) {
 	path := orDefault(o.EngineConfig, DefaultContainerdConfig)
-	p := Plan{Engine: "containerd"}
+	p := Plan{Engine: "containerd", Next: []string{"restart containerd; Kubernetes pods select it with runtimeClassName: " + RuntimeName}}
 	current, err := o.engineFile(path, uninstall)
 	if err != nil {
 		return p, err
 	}
 	base := removeBlock(current)
-	next := base
-	why := "remove the " + RuntimeName + " runtime"
+	cfg, err := readContainerd(o, path, base)
+	if err != nil {
+		return p, fmt.Errorf("%s: %w", path, err)
+	}
+	if bin := cfg.nodeBinary(); bin != "" && !uninstall {
+		p.Next = append(p.Next, "the node's runc runtime runs "+bin+"; crhook-runtime execs runc from PATH unless runtime = "+strconv.Quote(bin)+" is set in the crhook config")
+	}
+	if cfg.version == 3 {
+		return containerdV3(o, p, path, base, cfg, uninstall)
+	}
+	// containerd 1.x takes the CRI plugin's table whole from the last file
+	// that has one, so crhook's block goes into that file, and out of any
+	// other that still holds an older one.
+	why := "add the " + RuntimeName + " runtime (RuntimeClass handler " + RuntimeName + "), with the node's runc settings"
+	var block string
 	if !uninstall {
-		block, err := containerdBlock(base, o.runtimeEntry())
+		table, err := cfg.runtimeTable(o.runtimeEntry())
 		if err != nil {
 			return p, fmt.Errorf("%s: %w", path, err)
 		}
-		next = appendBlock(base, block)
-		if err := checkContainerdConfig(next); err != nil {
-			return p, fmt.Errorf("%s: %w", path, err)
+		block = cfg.prelude() + table
+	}
+	for _, file := range cfg.files {
+		data := current
+		if file != path {
+			if data, err = o.engineFile(file, true); err != nil {
+				return p, err
+			}
 		}
-		why = "add the " + RuntimeName + " runtime (RuntimeClass handler " + RuntimeName + ")"
+		stripped := removeBlock(data)
+		next := stripped
+		if !uninstall && file == cfg.criFile {
+			next = appendBlock(stripped, block)
+			if err := checkContainerdConfig(next); err != nil {
+				return p, fmt.Errorf("%s: %w", file, err)
+			}
+		} else if bytes.Equal(stripped, data) {
+			continue
+		}
+		if len(bytes.TrimSpace(next)) == 0 && len(data) > 0 {
+			next = nil // the file held only crhook's block
+		}
+		what := why
+		if uninstall || file != cfg.criFile {
+			what = "remove the " + RuntimeName + " runtime"
+		}
+		p.Changes = append(p.Changes, Change{Path: o.onHost(file), Content: next, Mode: 0o644, Why: what})
 	}
-	if uninstall && len(bytes.TrimSpace(next)) == 0 && len(current) > 0 {
-		next = nil // the file held only crhook's block
-	}
-	p.Changes = []Change{{Path: o.onHost(path), Content: next, Mode: 0o644, Why: why}}
-	p.Next = []string{"restart containerd; Kubernetes pods select it with runtimeClassName: " + RuntimeName}
 	return p, nil
 }
 
-// containerdBlock is the runtime entry for the config's schema version:
-// 1 (plugins.cri), 2 (io.containerd.grpc.v1.cri, containerd 1.x) or 3
-// (io.containerd.cri.v1.runtime, containerd 2.x).
-func containerdBlock(current []byte, runtimePath string) (string, error) {
-	var head struct {
-		Version int `toml:"version"`
-	}
-	if _, err := toml.Decode(string(current), &head); err != nil {
-		return "", fmt.Errorf("parse: %w", err)
-	}
-	var plugin string
-	var prelude string
-	switch head.Version {
-	case 0, 1:
-		plugin = "cri"
-		if len(bytes.TrimSpace(current)) == 0 {
-			prelude, plugin = "version = 2\n\n", `"io.containerd.grpc.v1.cri"`
+// containerdV3 writes or removes the drop-in, and the imports entry
+// crhook added for it.
+func containerdV3(o Options, p Plan, path string, base []byte, cfg containerdConfig, uninstall bool) (Plan, error) {
+	dropIn := filepath.Join(filepath.Dir(path), containerdDropIn)
+	main := withoutCrhookImport(base, dropIn)
+	if uninstall {
+		p.Changes = []Change{{Path: o.onHost(dropIn), Why: "crhook's containerd drop-in"}}
+		if !bytes.Equal(main, base) {
+			p.Changes = append(p.Changes, Change{Path: o.onHost(path), Content: main, Mode: 0o644, Why: "drop crhook's drop-in from imports"})
 		}
-	case 2:
-		plugin = `"io.containerd.grpc.v1.cri"`
-	case 3:
-		plugin = `"io.containerd.cri.v1.runtime"`
-	default:
-		return "", fmt.Errorf("config version %d is not one crhook knows (1, 2 or 3)", head.Version)
+		return p, nil
 	}
-	table := "plugins." + plugin + ".containerd.runtimes." + RuntimeName
-	annotations := fmt.Sprintf("[%q]", spec.AnnotationPrefix+"*")
+	table, err := cfg.runtimeTable(o.runtimeEntry())
+	if err != nil {
+		return p, fmt.Errorf("%s: %w", path, err)
+	}
+	text := "# Managed by `crhook install --for containerd`; `crhook uninstall --for containerd` removes it.\nversion = 3\n\n" + table
+	if err := checkContainerdConfig([]byte(text)); err != nil {
+		return p, fmt.Errorf("%s: %w", dropIn, err)
+	}
+	p.Changes = []Change{{Path: o.onHost(dropIn), Content: []byte(text), Mode: 0o644,
+		Why: "add the " + RuntimeName + " runtime (RuntimeClass handler " + RuntimeName + "), with the node's runc settings"}}
+	if !cfg.imports(dropIn) {
+		p.Changes = append(p.Changes, Change{Path: o.onHost(path), Content: withCrhookImport(base, dropIn), Mode: 0o644, Why: "import crhook's drop-in"})
+	}
+	return p, nil
+}
+
+// containerdConfig is containerd's config as containerd reads it: the
+// main file with its imports merged in (crhook's own drop-in left out).
+type containerdConfig struct {
+	version int
+	dir     string
+	tree    map[string]any
+	// importPatterns are the main file's imports, absolute.
+	importPatterns []string
+	// files are the main file and the imported ones, in load order.
+	files []string
+	// criFile is the last of files to hold the CRI plugin's table (the
+	// main file when none does): containerd 1.x takes that one whole.
+	criFile string
+	empty   bool
+}
+
+// readContainerd reads the main file and its imports from the host.
+func readContainerd(o Options, path string, main []byte) (containerdConfig, error) {
+	cfg := containerdConfig{dir: filepath.Dir(path), empty: len(bytes.TrimSpace(main)) == 0, files: []string{path}, criFile: path}
+	if _, err := toml.Decode(string(main), &cfg.tree); err != nil {
+		return cfg, fmt.Errorf("parse: %w", err)
+	}
+	switch v := cfg.tree["version"].(type) {
+	case nil:
+		// containerd reads a file without a version as version 1; into an
+		// empty one crhook writes version 2 (prelude).
+		cfg.version = 1
+		if cfg.empty {
+			cfg.version = 2
+		}
+	case int64:
+		cfg.version = int(v)
+	default:
+		return cfg, fmt.Errorf("version %v is not a number", v)
+	}
+	if cfg.version < 1 || cfg.version > 3 {
+		return cfg, fmt.Errorf("config version %d is not one crhook knows (1, 2 or 3)", cfg.version)
+	}
+	for _, imp := range stringList(cfg.tree["imports"]) {
+		if !filepath.IsAbs(imp) {
+			// containerd resolves a relative import against the file's
+			// directory; 1.x globs a relative pattern as it stands, from
+			// its working directory, which is / under systemd.
+			from := cfg.dir
+			if cfg.version < 3 && strings.ContainsAny(imp, "*?[") {
+				from = "/"
+			}
+			imp = filepath.Join(from, imp)
+		}
+		cfg.importPatterns = append(cfg.importPatterns, imp)
+	}
+	own := filepath.Join(cfg.dir, containerdDropIn)
+	for _, file := range o.hostGlob(cfg.importPatterns) {
+		if file == own || slices.Contains(cfg.files, file) {
+			continue
+		}
+		data, err := o.engineFile(file, true)
+		if err != nil {
+			return cfg, err
+		}
+		var imported map[string]any
+		if _, err := toml.Decode(string(removeBlock(data)), &imported); err != nil {
+			return cfg, fmt.Errorf("parse import %s: %w", file, err)
+		}
+		cfg.files = append(cfg.files, file)
+		if lookupTable(imported, cfg.criPath()[:2]) != nil {
+			cfg.criFile = file
+		}
+		cfg.merge(imported)
+	}
+	return cfg, nil
+}
+
+// merge lays an imported file over the config as containerd does: 2.x
+// key by key, 1.x with each plugin's table replaced whole.
+func (c *containerdConfig) merge(imported map[string]any) {
+	if c.version == 3 {
+		deepMerge(c.tree, imported)
+		return
+	}
+	plugins, _ := imported["plugins"].(map[string]any)
+	delete(imported, "plugins")
+	deepMerge(c.tree, imported)
+	if len(plugins) == 0 {
+		return
+	}
+	mine, ok := c.tree["plugins"].(map[string]any)
+	if !ok {
+		mine = map[string]any{}
+		c.tree["plugins"] = mine
+	}
+	for k, v := range plugins {
+		mine[k] = v
+	}
+}
+
+func deepMerge(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				deepMerge(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}
+
+// criPath is the dotted path of the CRI plugin's containerd table.
+func (c containerdConfig) criPath() []string {
+	switch c.version {
+	case 1:
+		return []string{"plugins", "cri", "containerd"}
+	case 2:
+		return []string{"plugins", "io.containerd.grpc.v1.cri", "containerd"}
+	}
+	return []string{"plugins", "io.containerd.cri.v1.runtime", "containerd"}
+}
+
+// prelude starts a file that had nothing: containerd 1.6 reads a config
+// without a version as version 1, so crhook writes version 2 for it.
+func (c containerdConfig) prelude() string {
+	if c.empty {
+		return "version = 2\n\n"
+	}
+	return ""
+}
+
+// nodeRuntime is the runtime table crhook's entry copies: the default
+// runtime when it is runc (io.containerd.runc.v2), else the one named
+// runc; nil when the node relies on containerd's built-in default.
+func (c containerdConfig) nodeRuntime() map[string]any {
+	cri := lookupTable(c.tree, c.criPath())
+	runtimes, _ := cri["runtimes"].(map[string]any)
+	name, _ := cri["default_runtime_name"].(string)
+	for _, candidate := range []string{name, "runc"} {
+		rt, ok := runtimes[candidate].(map[string]any)
+		if !ok {
+			continue
+		}
+		if typ, _ := rt["runtime_type"].(string); typ == "" || typ == runcV2 {
+			return rt
+		}
+	}
+	return nil
+}
+
+const runcV2 = "io.containerd.runc.v2"
+
+// nodeBinary is the BinaryName of the node's runc runtime, if it names one.
+func (c containerdConfig) nodeBinary() string {
+	options, _ := c.nodeRuntime()["options"].(map[string]any)
+	bin, _ := options["BinaryName"].(string)
+	return bin
+}
+
+// runtimeTable is crhook's runtime entry as TOML: the node's runc
+// runtime, with crhook-runtime as its binary and the opt-in annotations
+// let through.
+func (c containerdConfig) runtimeTable(runtimePath string) (string, error) {
+	entry := deepCopy(c.nodeRuntime())
+	entry["runtime_type"] = runcV2
+	annotations := []string{spec.AnnotationPrefix + "*"}
+	for _, key := range []string{"pod_annotations", "container_annotations"} {
+		entry[key] = union(stringList(entry[key]), annotations)
+	}
+	options, _ := entry["options"].(map[string]any)
+	if options == nil {
+		options = map[string]any{}
+	}
+	options["BinaryName"] = runtimePath
+	entry["options"] = options
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s[%s]\n", prelude, table)
-	fmt.Fprintf(&b, "  runtime_type = %q\n", "io.containerd.runc.v2")
-	fmt.Fprintf(&b, "  pod_annotations = %s\n", annotations)
-	fmt.Fprintf(&b, "  container_annotations = %s\n", annotations)
-	fmt.Fprintf(&b, "[%s.options]\n", table)
-	fmt.Fprintf(&b, "  BinaryName = %q\n", runtimePath)
+	if err := writeTable(&b, append(c.criPath(), "runtimes", RuntimeName), entry); err != nil {
+		return "", err
+	}
 	return b.String(), nil
+}
+
+// imports reports whether one of the main file's import patterns
+// already names file.
+func (c containerdConfig) imports(file string) bool {
+	return slices.ContainsFunc(c.importPatterns, func(p string) bool {
+		ok, err := filepath.Match(p, file)
+		return err == nil && ok
+	})
+}
+
+var importsLine = regexp.MustCompile(`(?m)^imports\s*=\s*\[`)
+
+// withCrhookImport lists file in the main file's imports: first in an
+// existing top-level imports array, or on a marked line of its own at
+// the top.
+func withCrhookImport(main []byte, file string) []byte {
+	entry := fmt.Sprintf("%q", file)
+	if loc := importsLine.FindIndex(main); loc != nil {
+		sep := ", "
+		if rest := bytes.TrimLeft(main[loc[1]:], " \t\r\n"); len(rest) > 0 && rest[0] == ']' {
+			sep = ""
+		}
+		return slices.Concat(main[:loc[1]], []byte(entry+sep), main[loc[1]:])
+	}
+	return slices.Concat([]byte("imports = ["+entry+"]"+importsMarker+"\n"), main)
+}
+
+// withoutCrhookImport undoes withCrhookImport.
+func withoutCrhookImport(main []byte, file string) []byte {
+	entry := fmt.Sprintf("%q", file)
+	if line := []byte("imports = [" + entry + "]" + importsMarker + "\n"); bytes.HasPrefix(main, line) {
+		return main[len(line):]
+	}
+	if loc := importsLine.FindIndex(main); loc != nil {
+		for _, form := range []string{entry + ", ", entry} {
+			if bytes.HasPrefix(main[loc[1]:], []byte(form)) {
+				return slices.Concat(main[:loc[1]], main[loc[1]+len(form):])
+			}
+		}
+	}
+	return main
 }
 
 func appendBlock(base []byte, block string) []byte {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/BurntSushi/toml"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -19,11 +20,17 @@ const (
 // spec), so hooks.d only carries the checks.
 var crioStages = []string{"createRuntime", "poststart"}
 
+// DefaultCRIOConfig is CRI-O's main config file, read before the drop-ins.
+const DefaultCRIOConfig = "/etc/crio/crio.conf"
+
 // CRIO returns the plan for CRI-O: a drop-in that adds the crhook runtime
 // and lets the opt-in annotations through, and hooks.d files for the
-// checks.
+// checks. The runtime copies the settings of the node's default runtime
+// handler that decide how a container runs (runtime_root, monitor_path,
+// monitor_env, ...), as CRI-O reads them from crio.conf and its drop-ins.
 func CRIO(o Options, uninstall bool) (Plan, error) {
-	dropIn := filepath.Join(orDefault(o.EngineConfig, DefaultCRIODropIn), crioDropInName)
+	dropInDir := orDefault(o.EngineConfig, DefaultCRIODropIn)
+	dropIn := filepath.Join(dropInDir, crioDropInName)
 	hooksDir := orDefault(o.HooksDir, DefaultCRIOHooksDir)
 	p := Plan{Engine: "crio", Next: []string{"restart crio; Kubernetes pods select it with runtimeClassName: " + RuntimeName}}
 	if uninstall {
@@ -33,20 +40,95 @@ func CRIO(o Options, uninstall bool) (Plan, error) {
 	if err := o.validate(); err != nil {
 		return p, err
 	}
-	p.Changes = []Change{{Path: o.onHost(dropIn), Content: []byte(crioDropInText(o.runtimeEntry())), Mode: 0o644,
+	node, err := crioDefaultRuntime(o, dropInDir)
+	if err != nil {
+		return p, err
+	}
+	text, err := crioDropInText(o.runtimeEntry(), node)
+	if err != nil {
+		return p, err
+	}
+	p.Changes = []Change{{Path: o.onHost(dropIn), Content: []byte(text), Mode: 0o644,
 		Why: "add the " + RuntimeName + " runtime and allow the " + spec.AnnotationPrefix + "* annotations"}}
 	hooks, err := hooksdChanges(o, hooksDir, crioStages)
 	p.Changes = append(p.Changes, hooks...)
 	return p, err
 }
 
-func crioDropInText(runtimePath string) string {
+// crioCopied are the default handler's settings crhook's handler takes
+// over (CRI-O's RuntimeHandler keys that decide how a container runs).
+// runtime_path is crhook-runtime's own; inherit_default_runtime would
+// overwrite it.
+var crioCopied = []string{
+	"runtime_type", "runtime_root", "runtime_config_path", "monitor_path", "monitor_cgroup", "monitor_env",
+	"monitor_exec_cgroup", "privileged_without_host_devices", "allowed_annotations", "container_min_memory",
+	"default_annotations", "seccomp_profile", "exec_cpu_affinity", "platform_runtime_paths",
+}
+
+// crioDefaultRuntime reads the default runtime handler's table as CRI-O
+// does: crio.conf, then each drop-in in name order (crhook's own left
+// out), a later file's key winning, and a handler table in a later file
+// replacing the earlier one whole (CRI-O's mergeConfigFiles). nil when
+// the node names none.
+func crioDefaultRuntime(o Options, dropInDir string) (map[string]any, error) {
+	files := []string{DefaultCRIOConfig}
+	if o.EngineConfig != "" {
+		files = nil // a test's or an unusual layout: only its drop-ins
+	}
+	files = append(files, o.hostGlob([]string{filepath.Join(dropInDir, "*.conf")})...)
+	defaultName := ""
+	runtimes := map[string]any{}
+	for _, file := range files {
+		if filepath.Base(file) == crioDropInName {
+			continue
+		}
+		data, err := o.engineFile(file, true)
+		if err != nil {
+			return nil, err
+		}
+		var cfg map[string]any
+		if _, err := toml.Decode(string(data), &cfg); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", file, err)
+		}
+		rt := lookupTable(cfg, []string{"crio", "runtime"})
+		if name, ok := rt["default_runtime"].(string); ok {
+			defaultName = name
+		}
+		handlers, _ := rt["runtimes"].(map[string]any)
+		for name, h := range handlers {
+			runtimes[name] = h
+		}
+	}
+	if defaultName == "" {
+		// CRI-O's own default: crun from 1.31, runc before; take the one
+		// the node configures.
+		for _, name := range []string{"crun", "runc"} {
+			if _, ok := runtimes[name]; ok {
+				defaultName = name
+				break
+			}
+		}
+	}
+	node, _ := runtimes[defaultName].(map[string]any)
+	return node, nil
+}
+
+// crioDropInText is crhook's drop-in: the crhook handler with the node's
+// default handler's settings, crhook-runtime as its binary, and the
+// opt-in annotations allowed.
+func crioDropInText(runtimePath string, node map[string]any) (string, error) {
+	handler := map[string]any{"runtime_type": "oci", "runtime_root": "/run/crhook-runc"}
+	for _, key := range crioCopied {
+		if v, ok := node[key]; ok {
+			handler[key] = v
+		}
+	}
+	handler["runtime_path"] = runtimePath
+	handler["allowed_annotations"] = union(stringList(handler["allowed_annotations"]), []string{spec.AnnotationRestore, spec.AnnotationProfile})
 	var b strings.Builder
 	b.WriteString("# Managed by `crhook install --for crio`; `crhook uninstall --for crio` removes it.\n")
-	fmt.Fprintf(&b, "[crio.runtime.runtimes.%s]\n", RuntimeName)
-	fmt.Fprintf(&b, "runtime_path = %q\n", runtimePath)
-	fmt.Fprintf(&b, "runtime_type = %q\n", "oci")
-	fmt.Fprintf(&b, "runtime_root = %q\n", "/run/crhook-runc")
-	fmt.Fprintf(&b, "allowed_annotations = [%q, %q]\n", spec.AnnotationRestore, spec.AnnotationProfile)
-	return b.String()
+	if err := writeTable(&b, []string{"crio", "runtime", "runtimes", RuntimeName}, handler); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }

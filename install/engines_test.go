@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -152,11 +153,13 @@ root = "/var/lib/containerd"
 		existing  string
 		wantTable string
 		wantErr   bool
+		// dropIn: the entry goes into conf.d, imported by the main file.
+		dropIn bool
 	}{
 		{name: "no file", wantTable: `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook`},
 		{name: "version 2", existing: v2, wantTable: `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook`},
 		{name: "version 1", existing: "[plugins.cri]\n  sandbox_image = \"pause\"\n", wantTable: `plugins.cri.containerd.runtimes.crhook`},
-		{name: "version 3", existing: "version = 3\n", wantTable: `plugins."io.containerd.cri.v1.runtime".containerd.runtimes.crhook`},
+		{name: "version 3", existing: "version = 3\n", dropIn: true, wantTable: `plugins."io.containerd.cri.v1.runtime".containerd.runtimes.crhook`},
 		{name: "no trailing newline", existing: strings.TrimSuffix(v2, "\n"), wantTable: `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook`},
 		{name: "unknown version", existing: "version = 9\n", wantErr: true},
 		{name: "broken toml", existing: "version = \n", wantErr: true},
@@ -172,7 +175,17 @@ root = "/var/lib/containerd"
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(string(data), strings.TrimSuffix(tt.existing, "\n")) {
+			if tt.dropIn {
+				// containerd 2.x: the main file only imports crhook's drop-in.
+				dropIn := filepath.Join(filepath.Dir(o.EngineConfig), containerdDropIn)
+				want := "imports = [" + strconv.Quote(dropIn) + "]" + importsMarker + "\n" + tt.existing
+				if string(data) != want {
+					t.Errorf("main file:\n%s\nwant\n%s", data, want)
+				}
+				if data, err = os.ReadFile(dropIn); err != nil {
+					t.Fatal(err)
+				}
+			} else if !strings.HasPrefix(string(data), strings.TrimSuffix(tt.existing, "\n")) {
 				t.Errorf("the admin's part was rewritten:\n%s", data)
 			}
 			var cfg map[string]any
@@ -401,5 +414,216 @@ func TestHostRootLinkStaysInside(t *testing.T) {
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Fatalf("the host's link was replaced: %v", err)
+	}
+}
+
+// TestContainerdKeepsRuncSettings: crhook's entry carries the node's runc
+// runtime, options and all (SystemdCgroup first: kubelet and the runtime
+// must agree on the cgroup driver), read as containerd reads the config,
+// imports included.
+func TestContainerdKeepsRuncSettings(t *testing.T) {
+	const cri2 = `plugins."io.containerd.grpc.v1.cri".containerd`
+	tests := []struct {
+		name    string
+		main    string
+		imports map[string]string
+		// want are keys of crhook's entry (options.X for its options).
+		want    map[string]any
+		path    string
+		dropIn  bool
+		mainOut string // the main file after install, when it must be exact
+		// entryIn is the import that must hold crhook's block: the last
+		// file with the CRI table, which containerd 1.x takes whole.
+		entryIn string
+	}{
+		{name: "version 2, SystemdCgroup and more", path: cri2, main: `version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+  privileged_without_host_devices = true
+  pod_annotations = ["example.com/x"]
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+    SystemdCgroup = true
+    Root = "/run/containerd/runc"
+    NoPivotRoot = true
+    BinaryName = "/usr/sbin/runc"
+`, want: map[string]any{"options.SystemdCgroup": true, "options.Root": "/run/containerd/runc", "options.NoPivotRoot": true,
+			"privileged_without_host_devices": true, "pod_annotations": []any{"example.com/x", "io.crhook.*"}}},
+		{name: "version 2, the default runtime by another name", path: cri2, main: `version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "node-runc"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.node-runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.node-runc.options]
+      SystemdCgroup = true
+`, want: map[string]any{"options.SystemdCgroup": true}},
+		{name: "version 2, a default runtime that is not runc", path: cri2, main: `version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "kata"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]
+    runtime_type = "io.containerd.kata.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata.options]
+      ConfigPath = "/etc/kata.toml"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = true
+`, want: map[string]any{"options.SystemdCgroup": true, "options.ConfigPath": nil}},
+		{name: "version 1", path: `plugins.cri.containerd`, main: `[plugins.cri.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+  [plugins.cri.containerd.runtimes.runc.options]
+    SystemdCgroup = true
+`, want: map[string]any{"options.SystemdCgroup": true}},
+		{name: "version 2, runc settings in an import (a plugin table replaced whole)", path: cri2, main: "version = 2\nimports = [\"node.toml\"]\n" + `[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "pause"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+    SystemdCgroup = false
+`, imports: map[string]string{"node.toml": `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+    SystemdCgroup = true
+`}, entryIn: "node.toml", want: map[string]any{"options.SystemdCgroup": true}},
+		{name: "version 3, a drop-in the main file already imports", path: `plugins."io.containerd.cri.v1.runtime".containerd`, dropIn: true,
+			main: "version = 3\nimports = [\"conf.d/*.toml\"]\n" + `[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+  SystemdCgroup = true
+`, mainOut: "version = 3\nimports = [\"conf.d/*.toml\"]\n" + `[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+  SystemdCgroup = true
+`, want: map[string]any{"options.SystemdCgroup": true}},
+		{name: "version 3, added to the imports list", path: `plugins."io.containerd.cri.v1.runtime".containerd`, dropIn: true,
+			main: "imports = [\"/etc/containerd/other.toml\"]\nversion = 3\n",
+			want: map[string]any{"options.BinaryName": "/usr/local/bin/crhook-runtime"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions(t)
+			dir := filepath.Dir(o.EngineConfig)
+			mustWrite(t, o.EngineConfig, tt.main)
+			for name, text := range tt.imports {
+				mustWrite(t, filepath.Join(dir, name), text)
+			}
+			plan, err := Containerd(o, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := plan.Apply(io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			main, err := os.ReadFile(o.EngineConfig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.mainOut != "" && string(main) != tt.mainOut {
+				t.Errorf("main file:\n%s\nwant\n%s", main, tt.mainOut)
+			}
+			entryFile := main
+			dropIn := filepath.Join(dir, containerdDropIn)
+			switch {
+			case tt.dropIn:
+				if entryFile, err = os.ReadFile(dropIn); err != nil {
+					t.Fatal(err)
+				}
+			case tt.entryIn != "":
+				if entryFile, err = os.ReadFile(filepath.Join(dir, tt.entryIn)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var cfg map[string]any
+			if _, err := toml.Decode(string(entryFile), &cfg); err != nil {
+				t.Fatalf("does not parse: %v\n%s", err, entryFile)
+			}
+			entry := lookup(cfg, append(tomlPath(tt.path), "runtimes", RuntimeName))
+			if entry == nil {
+				t.Fatalf("no crhook entry:\n%s", entryFile)
+			}
+			if got := entry["options"].(map[string]any)["BinaryName"]; got != o.Runtime {
+				t.Errorf("BinaryName %v, want crhook-runtime", got)
+			}
+			for key, want := range tt.want {
+				table, k := entry, key
+				if rest, ok := strings.CutPrefix(key, "options."); ok {
+					table, k = entry["options"].(map[string]any), rest
+				}
+				if got := table[k]; !equalJSON(t, got, want) {
+					t.Errorf("%s = %v, want %v\n%s", key, got, want, entryFile)
+				}
+			}
+			undo, err := Containerd(o, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := undo.Apply(io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(o.EngineConfig); string(got) != tt.main {
+				t.Errorf("uninstall did not give back the main file:\n%s\nwant\n%s", got, tt.main)
+			}
+			for name, text := range tt.imports {
+				if got, _ := os.ReadFile(filepath.Join(dir, name)); string(got) != text {
+					t.Errorf("uninstall did not give back %s:\n%s", name, got)
+				}
+			}
+			if _, err := os.Stat(dropIn); !os.IsNotExist(err) {
+				t.Errorf("uninstall left the drop-in: %v", err)
+			}
+		})
+	}
+}
+
+func mustWrite(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCRIOCopiesTheDefaultHandler: crhook's handler takes the node's
+// default handler's settings, read as CRI-O merges its drop-ins (a
+// handler table in a later file replaces the earlier one whole), and
+// keeps its own runtime_path and the opt-in annotations.
+func TestCRIOCopiesTheDefaultHandler(t *testing.T) {
+	o := testOptions(t)
+	o.EngineConfig = t.TempDir()
+	mustWrite(t, filepath.Join(o.EngineConfig, "00-node.conf"), `[crio.runtime]
+default_runtime = "runc"
+[crio.runtime.runtimes.runc]
+runtime_path = "/usr/bin/runc"
+runtime_root = "/run/runc"
+monitor_path = "/usr/libexec/crio/conmon"
+allowed_annotations = ["io.kubernetes.cri-o.Devices"]
+[crio.runtime.runtimes.crun]
+runtime_path = "/usr/bin/crun"
+`)
+	mustWrite(t, filepath.Join(o.EngineConfig, "10-node.conf"), `[crio.runtime.runtimes.runc]
+runtime_path = "/usr/local/bin/runc"
+runtime_root = "/run/runc-node"
+monitor_env = ["PATH=/usr/local/bin:/usr/bin"]
+allowed_annotations = ["io.kubernetes.cri-o.Devices"]
+`)
+	plan, err := CRIO(o, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Apply(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if _, err := toml.DecodeFile(filepath.Join(o.EngineConfig, crioDropInName), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	entry := lookup(cfg, []string{"crio", "runtime", "runtimes", "crhook"})
+	want := map[string]any{
+		"runtime_path": o.Runtime, "runtime_root": "/run/runc-node", "runtime_type": "oci",
+		"monitor_env":         []any{"PATH=/usr/local/bin:/usr/bin"},
+		"allowed_annotations": []any{"io.kubernetes.cri-o.Devices", "io.crhook.restore", "io.crhook.profile"},
+	}
+	for k, v := range want {
+		if !equalJSON(t, entry[k], v) {
+			t.Errorf("%s = %v, want %v", k, entry[k], v)
+		}
+	}
+	if _, ok := entry["monitor_path"]; ok {
+		t.Error("monitor_path came from a runc table a later drop-in replaced")
 	}
 }

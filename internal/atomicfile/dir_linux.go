@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -335,4 +336,20 @@ func (d *Dir) Remove(name string) error {
 		return fmt.Errorf("remove %s: %w", d.join(name), err)
 	}
 	return nil
+}
+
+// ReadDir returns the names in the directory name beneath d, sorted.
+func (d *Dir) ReadDir(name string) ([]string, error) {
+	fd, err := d.open(name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), d.join(name))
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", d.join(name), err)
+	}
+	slices.Sort(names)
+	return names, nil
 }

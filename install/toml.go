@@ -1,0 +1,135 @@
+package install
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// writeTable writes table at the dotted path as TOML: its plain keys
+// under one header, then each sub-table under its own. Only the tables
+// themselves get headers, so the text can be appended to a file that
+// already has their parents.
+func writeTable(b *strings.Builder, path []string, table map[string]any) error {
+	var plain, sub []string
+	for _, k := range slices.Sorted(maps.Keys(table)) {
+		switch table[k].(type) {
+		case map[string]any:
+			sub = append(sub, k)
+		case []map[string]any:
+			return fmt.Errorf("%s.%s: an array of tables crhook cannot copy", dotted(path), k)
+		default:
+			plain = append(plain, k)
+		}
+	}
+	fmt.Fprintf(b, "[%s]\n", dotted(path))
+	for _, k := range plain {
+		var line bytes.Buffer
+		if err := toml.NewEncoder(&line).Encode(map[string]any{k: table[k]}); err != nil {
+			return fmt.Errorf("%s.%s: %w", dotted(path), k, err)
+		}
+		b.WriteString("  " + line.String())
+	}
+	for _, k := range sub {
+		if err := writeTable(b, append(slices.Clone(path), k), table[k].(map[string]any)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var bareKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// dotted joins a key path, quoting the parts that are not bare keys.
+func dotted(path []string) string {
+	parts := make([]string, len(path))
+	for i, p := range path {
+		if bareKey.MatchString(p) {
+			parts[i] = p
+		} else {
+			parts[i] = strconv.Quote(p)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// lookupTable follows path through nested tables; nil when one is absent.
+func lookupTable(m map[string]any, path []string) map[string]any {
+	for _, p := range path {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			return nil
+		}
+		m = next
+	}
+	return m
+}
+
+// deepCopy copies a decoded TOML table, sub-tables included.
+func deepCopy(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			v = deepCopy(sub)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// stringList reads a TOML array of strings; anything else gives nil.
+func stringList(v any) []string {
+	list, _ := v.([]any)
+	var out []string
+	for _, e := range list {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// union is a then every element of b not in it.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// hostGlob expands import patterns on the host, in the order containerd
+// takes them: each pattern's matches sorted.
+func (o Options) hostGlob(patterns []string) []string {
+	d, err := openRoot(o.HostRoot)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	var files []string
+	for _, p := range patterns {
+		if !strings.ContainsAny(p, "*?[") {
+			files = append(files, p)
+			continue
+		}
+		names, err := d.ReadDir(filepath.Dir(p))
+		if err != nil {
+			continue
+		}
+		for _, n := range names {
+			if ok, _ := filepath.Match(filepath.Base(p), n); ok {
+				files = append(files, filepath.Join(filepath.Dir(p), n))
+			}
+		}
+	}
+	return files
+}

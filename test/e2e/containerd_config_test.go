@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+// TestContainerdReadsCrhookEntry: containerd itself (config dump, which
+// merges imports the way the daemon does) reads crhook's runtime entry
+// with the node's runc settings, and keeps the rest of the CRI config:
+// for config versions 1 and 2, a runc table in the main file or in an
+// import. Debian's containerd is 1.6 and does not read version 3.
+func TestContainerdReadsCrhookEntry(t *testing.T) {
+	requireRoot(t)
+	bin := requireTool(t, "containerd")
+	tests := []struct {
+		name    string
+		main    string
+		imports map[string]string
+		plugin  string
+	}{
+		{name: "version 2", plugin: "io.containerd.grpc.v1.cri", main: `version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "example.com/pause:9"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    privileged_without_host_devices = true
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = true
+      NoPivotRoot = true
+      Root = "/run/containerd/runc-node"
+`},
+		{name: "version 1", plugin: "io.containerd.grpc.v1.cri", main: `[plugins.cri]
+  sandbox_image = "example.com/pause:9"
+  [plugins.cri.containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins.cri.containerd.runtimes.runc.options]
+      SystemdCgroup = true
+`},
+		{name: "version 2 with the CRI table in an import", plugin: "io.containerd.grpc.v1.cri",
+			main: "version = 2\nimports = [\"DIR/conf.d/*.toml\"]\n", imports: map[string]string{"conf.d/10-node.toml": `version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "example.com/pause:9"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = true
+`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			config := filepath.Join(dir, "config.toml")
+			tt.main = strings.ReplaceAll(tt.main, "DIR", dir)
+			mustDo(t, os.WriteFile(config, []byte(tt.main), 0o644))
+			for name, text := range tt.imports {
+				mustDo(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
+				mustDo(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+			}
+			if r := crhook(t, nil, "install", "--for", "containerd", "--engine-config", config); r.Code != 0 {
+				t.Fatalf("install: %s", r)
+			}
+			r := run(t, nil, bin, "--config", config, "config", "dump")
+			if r.Code != 0 {
+				t.Fatalf("containerd config dump: %s\n%s", r, readFile(t, config))
+			}
+			var dump map[string]any
+			if _, err := toml.Decode(r.Stdout, &dump); err != nil {
+				t.Fatalf("dump does not parse: %v", err)
+			}
+			cri := tableAt(dump, "plugins", tt.plugin)
+			if cri["sandbox_image"] != "example.com/pause:9" {
+				t.Errorf("the node's sandbox_image is gone: %v", cri["sandbox_image"])
+			}
+			runtimes := tableAt(cri, "containerd", "runtimes")
+			runc, crhookRT := tableAt(runtimes, "runc"), tableAt(runtimes, "crhook")
+			if runc == nil || crhookRT == nil {
+				t.Fatalf("containerd reads runtimes %v", keys(runtimes))
+			}
+			want := tableAt(runc, "options")
+			got := tableAt(crhookRT, "options")
+			if !strings.HasSuffix(got["BinaryName"].(string), "/crhook-runtime") {
+				t.Errorf("crhook's BinaryName is %v", got["BinaryName"])
+			}
+			delete(got, "BinaryName")
+			delete(want, "BinaryName")
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("crhook's runc options differ from the node's:\ncrhook %v\nnode   %v", got, want)
+			}
+			if got, want := crhookRT["privileged_without_host_devices"], runc["privileged_without_host_devices"]; got != want {
+				t.Errorf("privileged_without_host_devices %v, node %v", got, want)
+			}
+			if r := crhook(t, nil, "uninstall", "--for", "containerd", "--engine-config", config); r.Code != 0 || readFile(t, config) != tt.main {
+				t.Errorf("uninstall did not give back the file: %s", r)
+			}
+		})
+	}
+}
+
+func tableAt(m map[string]any, path ...string) map[string]any {
+	for _, p := range path {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			return nil
+		}
+		m = next
+	}
+	return m
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
