@@ -220,3 +220,23 @@ func (o jsonObject) remove(data []byte, m jsonMember) []byte {
 	}
 	return splice(data, m.key, m.end, "")
 }
+
+// DockerRuntime returns the path daemon.json gives the crhook runtime,
+// and whether there is such an entry.
+func DockerRuntime(o Options) (string, bool, error) {
+	path := orDefault(o.EngineConfig, DefaultDockerConfig)
+	data, err := o.engineFile(path, true)
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return "", false, err
+	}
+	var cfg struct {
+		Runtimes map[string]struct {
+			Path string `json:"path"`
+		} `json:"runtimes"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return "", false, fmt.Errorf("parse %s: %w", path, err)
+	}
+	rt, ok := cfg.Runtimes[RuntimeName]
+	return rt.Path, ok, nil
+}

@@ -77,7 +77,7 @@ func (o Options) onHost(path string) string {
 
 func (o Options) validate() error {
 	var errs []error
-	for name, p := range map[string]string{"crhook-hook": o.Hook, "crhook-runtime": o.Runtime} {
+	for name, p := range map[string]string{"crhook-hook": o.Hook, spec.RuntimeBinary: o.Runtime} {
 		if !filepath.IsAbs(p) {
 			errs = append(errs, fmt.Errorf("%s path %q is not absolute", name, p))
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/crhook/crhook/internal/errkind"
 )
@@ -100,4 +101,28 @@ func RequestOf(raw []byte, policy Policy) (Request, error) {
 		return Request{}, err
 	}
 	return ResolveRequest(s.Annotations, policy)
+}
+
+// RuntimeBinary is the runtime shim's name. Called as RuntimeBinary-P (a
+// link such as crhook-runtime-minimal) it opts in, with profile P, every
+// container whose annotations are silent: a runtime name is what
+// Docker's, containerd's and CRI-O's runtime entries can all carry.
+const RuntimeBinary = "crhook-runtime"
+
+// RuntimeOptInOf reads the runtime-level opt-in from the shim's file
+// name: ok is false when the name is not the shim's; profile is empty
+// for plain crhook-runtime.
+func RuntimeOptInOf(name string) (profile Profile, ok bool, err error) {
+	if name == RuntimeBinary {
+		return "", true, nil
+	}
+	suffix, found := strings.CutPrefix(name, RuntimeBinary+"-")
+	if !found {
+		return "", false, nil
+	}
+	profile, err = ParseProfile(suffix)
+	if err != nil {
+		return "", true, fmt.Errorf("runtime name %s: %w", quote(name), err)
+	}
+	return profile, true, nil
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/crhook/crhook/hook"
 	"github.com/crhook/crhook/internal/errkind"
+	"github.com/crhook/crhook/internal/shim"
+	"github.com/crhook/crhook/spec"
 )
 
 // Command is one subcommand of a binary.
@@ -43,12 +45,11 @@ func Main(name string, cmds Commands) {
 		return cmds.run(name, args, stdin, stdout)
 	}
 	label := name
-	if isRuntimeName(os.Args[0]) {
+	if optIn, isShim, err := spec.RuntimeOptInOf(filepath.Base(os.Args[0])); isShim {
 		label = RuntimeName
 		run = func(args []string, _ io.Reader, _ io.Writer) error {
-			optIn, err := runtimeProfile(os.Args[0])
 			if err != nil {
-				return fmt.Errorf("runtime name %s: %w", filepath.Base(os.Args[0]), err)
+				return shimRefusal(shim.ParseArgs(args), err)
 			}
 			return RunShim(args, "", "", optIn)
 		}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/crhook/crhook/hook"
 	"github.com/crhook/crhook/internal/config"
@@ -15,29 +13,9 @@ import (
 	"github.com/crhook/crhook/spec"
 )
 
-// RuntimeName is the name that makes crhook the runtime shim (argv[0]).
-// Called as RuntimeName-PROFILE (a link, such as crhook-runtime-minimal),
-// the shim also opts in, with PROFILE, every container whose annotations
-// do not say otherwise: the engine chose this runtime for it. That is how
-// engines that pass no annotations (Debian's Docker) or a RuntimeClass
-// opt in; a name carries it because containerd and CRI-O runtime entries
-// cannot pass arguments.
-const RuntimeName = "crhook-runtime"
-
-// runtimeProfile reads the runtime-level opt-in from the shim's name.
-func runtimeProfile(argv0 string) (spec.Profile, error) {
-	name := filepath.Base(argv0)
-	if name == RuntimeName {
-		return "", nil
-	}
-	return spec.ParseProfile(strings.TrimPrefix(name, RuntimeName+"-"))
-}
-
-// isRuntimeName reports whether argv[0] makes crhook the shim.
-func isRuntimeName(argv0 string) bool {
-	name := filepath.Base(argv0)
-	return name == RuntimeName || strings.HasPrefix(name, RuntimeName+"-")
-}
+// RuntimeName is the name that makes crhook the runtime shim (argv[0]);
+// see spec.RuntimeBinary for the runtime-level opt-in its links carry.
+const RuntimeName = spec.RuntimeBinary
 
 // RuntimeCommand is `crhook runtime [--runtime PATH] [--profile P]
 // [--config F] -- ARGS`.
@@ -62,12 +40,17 @@ func RuntimeCommand(args []string, _ io.Reader, _ io.Writer) error {
 // execs the real runtime. On success it does not return.
 func RunShim(args []string, runtimeFlag, configPath string, optIn spec.Profile) error {
 	inv := shim.ParseArgs(args)
-	err := adjustForRuntime(inv, args, runtimeFlag, configPath, optIn)
-	if err != nil {
-		// The engine may only read the runtime's log file, not stderr.
-		if logErr := shim.WriteRuntimeLog(inv, RuntimeName+": "+hook.OneLine(err)); logErr != nil {
-			err = errors.Join(err, logErr)
-		}
+	if err := adjustForRuntime(inv, args, runtimeFlag, configPath, optIn); err != nil {
+		return shimRefusal(inv, err)
+	}
+	return nil
+}
+
+// shimRefusal also appends the refusal to the runtime log the engine
+// gave: the engine may read only that file, not stderr.
+func shimRefusal(inv shim.Invocation, err error) error {
+	if logErr := shim.WriteRuntimeLog(inv, RuntimeName+": "+hook.OneLine(err)); logErr != nil {
+		err = errors.Join(err, logErr)
 	}
 	return err
 }

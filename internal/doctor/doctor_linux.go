@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -177,6 +178,9 @@ func engine(e engineInfo, o install.Options) Line {
 	}
 	out, _ := output(path, e.args...)
 	l.Version = versionPattern().FindString(out)
+	if e.name == "docker" {
+		return docker(l, o)
+	}
 	installed, err := install.Installed(e.name, o)
 	switch {
 	case err != nil:
@@ -188,6 +192,42 @@ func engine(e engineInfo, o install.Options) Line {
 		l.Fix = "crhook install --for " + e.name
 	}
 	return l
+}
+
+// dockerAnnotations is the first Docker whose API (1.43) carries container
+// annotations to the runtime.
+const dockerAnnotations = 24
+
+// docker reports the engine's version, whether annotations can reach
+// crhook, and the opt-in its crhook runtime entry gives.
+func docker(l Line, o install.Options) Line {
+	major, _, _ := majorMinor(l.Version)
+	annotations := major >= dockerAnnotations
+	how := "Docker " + l.Version + " speaks API 1.42 or older: no annotations reach a runtime"
+	if annotations {
+		how = "Docker " + l.Version + " passes --annotation to the runtime (API 1.43+)"
+	}
+	path, ok, err := install.DockerRuntime(o)
+	switch {
+	case err != nil:
+		l.Status, l.Detail = StatusWarn, how+"; cannot read the crhook runtime entry: "+err.Error()
+	case !ok:
+		l.Status, l.Detail, l.Fix = StatusInfo, how+"; crhook is not installed for docker", "crhook install --for docker [--profile P]"
+	case runtimeOptIn(path) != "":
+		l.Status, l.Detail = StatusOK, how+"; runtime-level opt-in: --runtime crhook opts a container in with profile "+string(runtimeOptIn(path))+" ("+path+")"
+	case annotations:
+		l.Status, l.Detail = StatusOK, how+"; --runtime crhook with --annotation io.crhook.restore=true opts a container in ("+path+")"
+	default:
+		l.Status, l.Detail = StatusWarn, how+", and the crhook runtime ("+path+") opts in by annotation only, so no container can opt in"
+		l.Fix = "crhook install --for docker [--profile P]"
+	}
+	return l
+}
+
+// runtimeOptIn is the profile a runtime entry's binary name opts in with.
+func runtimeOptIn(path string) spec.Profile {
+	profile, _, _ := spec.RuntimeOptInOf(filepath.Base(path))
+	return profile
 }
 
 func output(path string, args ...string) (string, error) {
