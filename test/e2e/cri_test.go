@@ -61,9 +61,9 @@ func newCRITest(t *testing.T) *criTest {
 	return newCRITestWith(t, "", func(string) {})
 }
 
-// newCRITestWith is newCRITest with extra admin settings and extra files
-// in the image.
-func newCRITestWith(t *testing.T, adminConfig string, extra func(rootfs string)) *criTest {
+// newCRITestWith is newCRITest with extra admin settings, extra files
+// in the image, and extra crhook install flags.
+func newCRITestWith(t *testing.T, adminConfig string, extra func(rootfs string), installFlags ...string) *criTest {
 	t.Helper()
 	requireRoot(t)
 	// The sandbox (pause) image must keep running.
@@ -75,7 +75,7 @@ func newCRITestWith(t *testing.T, adminConfig string, extra func(rootfs string))
 	if err := os.WriteFile(engineConfig, []byte(base), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := crhook(t, nil, "install", "--for", "containerd", "--engine-config", engineConfig, "--config", configPath); r.Code != 0 {
+	if r := crhook(t, nil, append([]string{"install", "--for", "containerd", "--engine-config", engineConfig, "--config", configPath}, installFlags...)...); r.Code != 0 {
 		t.Fatalf("crhook install --for containerd: %s", r)
 	}
 	text, err := os.ReadFile(engineConfig)
@@ -117,6 +117,28 @@ type pod struct {
 // pod. It returns the
 // container's log and whether it started.
 func (ct *criTest) runPod(t *testing.T, p pod, command ...string) (log string, startErr error) {
+	t.Helper()
+	id, err := ct.startPod(t, p, command...)
+	if err != nil {
+		return "", err
+	}
+	ctx := ctxFor(t)
+	waitFor(t, p.name+" to exit", time.Minute, func() (bool, string) {
+		st, err := ct.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: id})
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Status.State == cri.ContainerState_CONTAINER_EXITED, st.Status.State.String()
+	})
+	data, err := os.ReadFile(filepath.Join(ct.logDir, p.name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return criLogContent(string(data)), nil
+}
+
+// startPod starts the pod's container and returns its id.
+func (ct *criTest) startPod(t *testing.T, p pod, command ...string) (string, error) {
 	t.Helper()
 	ctx := ctxFor(t)
 	annotations := p.annotations
@@ -173,18 +195,7 @@ func (ct *criTest) runPod(t *testing.T, p pod, command ...string) (log string, s
 	if _, err := ct.rt.StartContainer(ctx, &cri.StartContainerRequest{ContainerId: created.ContainerId}); err != nil {
 		return "", err
 	}
-	waitFor(t, p.name+" to exit", time.Minute, func() (bool, string) {
-		st, err := ct.rt.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: created.ContainerId})
-		if err != nil {
-			return false, err.Error()
-		}
-		return st.Status.State == cri.ContainerState_CONTAINER_EXITED, st.Status.State.String()
-	})
-	data, err := os.ReadFile(filepath.Join(ct.logDir, logName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return criLogContent(string(data)), nil
+	return created.ContainerId, nil
 }
 
 // criLogContent strips the CRI log prefix ("TIME STREAM TAG ") from each
@@ -288,5 +299,42 @@ func (ct *criTest) assertSandboxGetsNothing(t *testing.T) {
 		if proc.Has(st.Effective|st.Permitted|st.Bounding|st.Ambient, spec.CapCheckpointRestoreNumber) {
 			t.Errorf("running task %s (pid %d) holds CAP_CHECKPOINT_RESTORE; only the exited app may", f[0], pid)
 		}
+	}
+}
+
+// TestKubernetesRuntimeClassOptIn: with crhook install --for containerd
+// --profile minimal, the RuntimeClass is the opt-in by itself: a pod with
+// no crhook annotation under handler crhook is granted, one that says
+// io.crhook.restore=false is not, and the sandbox gets nothing.
+func TestKubernetesRuntimeClassOptIn(t *testing.T) {
+	ct := newCRITestWith(t, "", func(string) {}, "--profile", "minimal")
+	log, err := ct.runPod(t, pod{name: "class-opt-in", handler: "crhook", readonly: kubeletReadonlyPaths, annotations: map[string]string{}}, verifyArgs...)
+	if err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	if rep := criReport(t, log); !rep.OK || rep.Drill.Parent.Got != 500 {
+		t.Fatalf("a pod of the crhook RuntimeClass must be granted without annotations: %+v", rep)
+	}
+	log, err = ct.runPod(t, pod{name: "class-opt-out", handler: "crhook", readonly: kubeletReadonlyPaths,
+		annotations: map[string]string{spec.AnnotationRestore: "false"}}, verifyArgs...)
+	if err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	if rep := criReport(t, log); rep.OK {
+		t.Fatalf("io.crhook.restore=false must opt out: %+v", rep)
+	}
+	ct.assertSandboxGetsNothing(t)
+
+	// kubectl exec: the exec'd process gets the grant as well.
+	id, err := ct.startPod(t, pod{name: "class-exec", handler: "crhook", readonly: kubeletReadonlyPaths, annotations: map[string]string{}}, "sleep", "1000")
+	if err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	res, err := ct.rt.ExecSync(ctxFor(t), &cri.ExecSyncRequest{ContainerId: id, Cmd: verifyArgs, Timeout: 30})
+	if err != nil {
+		t.Fatalf("ExecSync: %v", err)
+	}
+	if rep := criReport(t, string(res.Stdout)); res.ExitCode != 0 || !rep.OK || rep.UID != 1000 {
+		t.Fatalf("an exec'd crhook verify (kubectl exec) must be granted: exit %d, %+v\n%s", res.ExitCode, rep, res.Stderr)
 	}
 }
