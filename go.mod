@@ -3,7 +3,6 @@ module github.com/crhook/crhook
 go 1.26.8
 
 require (
-	github.com/BurntSushi/toml v1.6.0
 	github.com/moby/profiles/seccomp v0.3.0
 	github.com/moby/sys/mountinfo v0.7.2
 	github.com/opencontainers/runtime-spec v1.3.0
@@ -12,7 +11,9 @@ require (
 
 require (
 	github.com/checkpoint-restore/go-criu/v7 v7.2.0
+	github.com/go-json-experiment/json v1.27.2
 	github.com/moby/sys/capability v0.5.0
+	github.com/pelletier/go-toml/v2 v2.4.3
 	google.golang.org/grpc v1.82.1
 	k8s.io/api v0.37.2
 	sigs.k8s.io/yaml v1.6.0

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 
 	"github.com/crhook/crhook/spec"
 )
@@ -154,7 +154,7 @@ type containerdConfig struct {
 // readContainerd reads the main file and its imports from the host.
 func readContainerd(o Options, path string, main []byte) (containerdConfig, error) {
 	cfg := containerdConfig{dir: filepath.Dir(path), empty: len(bytes.TrimSpace(main)) == 0, files: []string{path}, criFile: path}
-	if _, err := toml.Decode(string(main), &cfg.tree); err != nil {
+	if err := toml.Unmarshal(main, &cfg.tree); err != nil {
 		return cfg, fmt.Errorf("parse: %w", err)
 	}
 	switch v := cfg.tree["version"].(type) {
@@ -196,7 +196,7 @@ func readContainerd(o Options, path string, main []byte) (containerdConfig, erro
 			return cfg, err
 		}
 		var imported map[string]any
-		if _, err := toml.Decode(string(removeBlock(data)), &imported); err != nil {
+		if err := toml.Unmarshal(removeBlock(data), &imported); err != nil {
 			return cfg, fmt.Errorf("parse import %s: %w", file, err)
 		}
 		cfg.files = append(cfg.files, file)
@@ -392,7 +392,7 @@ func removeBlock(data []byte) []byte {
 // defined elsewhere would make containerd refuse the whole file.
 func checkContainerdConfig(data []byte) error {
 	var v map[string]any
-	if _, err := toml.Decode(string(data), &v); err != nil {
+	if err := toml.Unmarshal(data, &v); err != nil {
 		return fmt.Errorf("with crhook's runtime entry the config does not parse (is a %q runtime already defined?): %w", RuntimeName, err)
 	}
 	return nil

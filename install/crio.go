@@ -5,7 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
+
 	"github.com/crhook/crhook/spec"
 )
 
@@ -87,7 +88,7 @@ func crioDefaultRuntime(o Options, dropInDir string) (map[string]any, error) {
 			return nil, err
 		}
 		var cfg map[string]any
-		if _, err := toml.Decode(string(data), &cfg); err != nil {
+		if err := toml.Unmarshal(data, &cfg); err != nil {
 			return nil, fmt.Errorf("parse %s: %w", file, err)
 		}
 		rt := lookupTable(cfg, []string{"crio", "runtime"})

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 )
 
 // FuzzContainerd: for any config.toml, install either refuses with an
@@ -46,7 +46,7 @@ func FuzzContainerd(f *testing.F) {
 				continue
 			}
 			var v map[string]any
-			if _, err := toml.Decode(string(c.Content), &v); err != nil {
+			if err := toml.Unmarshal(c.Content, &v); err != nil {
 				t.Fatalf("%s does not parse after install: %v\n%s", c.Path, err, c.Content)
 			}
 		}
@@ -99,7 +99,7 @@ func FuzzCRIODropIn(f *testing.F) {
 			return
 		}
 		var cfg map[string]any
-		if _, err := toml.Decode(string(plan.Changes[0].Content), &cfg); err != nil {
+		if err := toml.Unmarshal(plan.Changes[0].Content, &cfg); err != nil {
 			t.Fatalf("drop-in does not parse: %v\n%s", err, plan.Changes[0].Content)
 		}
 		entry := lookup(cfg, []string{"crio", "runtime", "runtimes", RuntimeName})

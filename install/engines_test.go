@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/BurntSushi/toml"
 	"github.com/containers/common/pkg/hooks"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/pelletier/go-toml/v2"
 
 	"github.com/crhook/crhook/spec"
 )
@@ -189,7 +189,7 @@ root = "/var/lib/containerd"
 				t.Errorf("the admin's part was rewritten:\n%s", data)
 			}
 			var cfg map[string]any
-			if _, err := toml.Decode(string(data), &cfg); err != nil {
+			if err := toml.Unmarshal(data, &cfg); err != nil {
 				t.Fatalf("result does not parse: %v\n%s", err, data)
 			}
 			entry := lookup(cfg, tomlPath(tt.wantTable))
@@ -267,7 +267,11 @@ func TestCRIODropIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cfg map[string]any
-	if _, err := toml.DecodeFile(filepath.Join(o.EngineConfig, crioDropInName), &cfg); err != nil {
+	dropIn, err := os.ReadFile(filepath.Join(o.EngineConfig, crioDropInName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := toml.Unmarshal(dropIn, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	entry := lookup(cfg, []string{"crio", "runtime", "runtimes", "crhook"})
@@ -362,7 +366,7 @@ func TestHostRoot(t *testing.T) {
 		t.Fatalf("binary: %v", err)
 	}
 	data, err := os.ReadFile(filepath.Join(hostRoot, DefaultContainerdConfig))
-	if err != nil || !strings.Contains(string(data), `BinaryName = "/usr/local/bin/crhook-runtime"`) {
+	if err != nil || !strings.Contains(string(data), `BinaryName = '/usr/local/bin/crhook-runtime'`) {
 		t.Fatalf("containerd config: %v\n%s", err, data)
 	}
 	if _, err := os.Stat(filepath.Join(hostRoot, DefaultCRIODropIn, crioDropInName)); err != nil {
@@ -527,7 +531,7 @@ func TestContainerdKeepsRuncSettings(t *testing.T) {
 				}
 			}
 			var cfg map[string]any
-			if _, err := toml.Decode(string(entryFile), &cfg); err != nil {
+			if err := toml.Unmarshal(entryFile, &cfg); err != nil {
 				t.Fatalf("does not parse: %v\n%s", err, entryFile)
 			}
 			entry := lookup(cfg, append(tomlPath(tt.path), "runtimes", RuntimeName))
@@ -609,7 +613,11 @@ allowed_annotations = ["io.kubernetes.cri-o.Devices"]
 		t.Fatal(err)
 	}
 	var cfg map[string]any
-	if _, err := toml.DecodeFile(filepath.Join(o.EngineConfig, crioDropInName), &cfg); err != nil {
+	dropIn, err := os.ReadFile(filepath.Join(o.EngineConfig, crioDropInName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := toml.Unmarshal(dropIn, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	entry := lookup(cfg, []string{"crio", "runtime", "runtimes", "crhook"})

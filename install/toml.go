@@ -1,7 +1,6 @@
 package install
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 )
 
 // writeTable writes table at the dotted path as TOML: its plain keys
@@ -23,19 +22,22 @@ func writeTable(b *strings.Builder, path []string, table map[string]any) error {
 		switch table[k].(type) {
 		case map[string]any:
 			sub = append(sub, k)
-		case []map[string]any:
-			return fmt.Errorf("%s.%s: an array of tables crhook cannot copy", dotted(path), k)
+		case []any:
+			if slices.ContainsFunc(table[k].([]any), func(e any) bool { _, ok := e.(map[string]any); return ok }) {
+				return fmt.Errorf("%s.%s: an array of tables crhook cannot copy", dotted(path), k)
+			}
+			plain = append(plain, k)
 		default:
 			plain = append(plain, k)
 		}
 	}
 	fmt.Fprintf(b, "[%s]\n", dotted(path))
 	for _, k := range plain {
-		var line bytes.Buffer
-		if err := toml.NewEncoder(&line).Encode(map[string]any{k: table[k]}); err != nil {
+		line, err := toml.Marshal(map[string]any{k: table[k]})
+		if err != nil {
 			return fmt.Errorf("%s.%s: %w", dotted(path), k, err)
 		}
-		b.WriteString("  " + line.String())
+		b.WriteString("  " + string(line))
 	}
 	for _, k := range sub {
 		if err := writeTable(b, append(slices.Clone(path), k), table[k].(map[string]any)); err != nil {

@@ -1,14 +1,16 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
+	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 
 	"github.com/crhook/crhook/internal/boundedio"
 	"github.com/crhook/crhook/internal/errkind"
@@ -76,7 +78,9 @@ func Resolve(flagPath string) (path string, explicit bool) {
 // explicit. Every error is bad input: the admin must fix the file.
 func Load(path string, explicit bool) (Config, error) {
 	data, err := boundedio.ReadFile(path, maxFileSize)
-	if errors.Is(err, fs.ErrNotExist) && !explicit {
+	// os.IsNotExist, not errors.Is: ReadFile's error is a plain
+	// *os.PathError, and errors.Is costs a hook's cold start more.
+	if os.IsNotExist(err) && !explicit {
 		return Default(), nil
 	}
 	if err != nil {
@@ -90,19 +94,54 @@ func Load(path string, explicit bool) (Config, error) {
 	return c, nil
 }
 
+// fieldError is go-toml's wording of a value of the wrong type, which
+// names the Go field; decodeError says it with the admin's key.
+var fieldError = regexp.MustCompile(`^toml: cannot decode TOML (\w+) into struct field config\.file\.(\w+) of type (\S+)$`)
+
+// decodeError words a decoding error for the admin: the key and line.
+func decodeError(err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		return unknownKeys(strict)
+	}
+	msg := err.Error()
+	if m := fieldError.FindStringSubmatch(msg); m != nil {
+		if field, ok := reflect.TypeFor[file]().FieldByName(m[2]); ok {
+			key, want := field.Tag.Get("toml"), strings.TrimLeft(m[3], "*[]")
+			if want == "bool" {
+				want = "boolean (true or false)"
+			}
+			msg = fmt.Sprintf("%s must be a %s, not a TOML %s", key, want, m[1])
+			if field.Type.Kind() == reflect.Slice {
+				msg = fmt.Sprintf("%s must be a list of %ss, not of TOML %ss", key, want, m[1])
+			}
+		}
+	}
+	msg = strings.TrimPrefix(msg, "toml: ")
+	var syntax *toml.DecodeError
+	if errors.As(err, &syntax) {
+		row, _ := syntax.Position()
+		return fmt.Errorf("line %d: %s", row, msg)
+	}
+	return errors.New(msg)
+}
+
+// unknownKeys names the keys crhook does not know, for the admin to fix.
+func unknownKeys(strict *toml.StrictMissingError) error {
+	keys := make([]string, len(strict.Errors))
+	for i, e := range strict.Errors {
+		keys[i] = strings.Join(e.Key(), ".")
+	}
+	return fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+}
+
 // Parse reads TOML config text over the defaults.
 func Parse(data []byte) (Config, error) {
 	var f file
-	md, err := toml.Decode(string(data), &f)
-	if err != nil {
-		return Config{}, err
-	}
-	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		keys := make([]string, len(undecoded))
-		for i, k := range undecoded {
-			keys[i] = k.String()
-		}
-		return Config{}, fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return Config{}, decodeError(err)
 	}
 	c := Default()
 	if f.AllowedProfiles != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,10 +15,11 @@ import (
 
 func TestParse(t *testing.T) {
 	tests := []struct {
-		name    string
-		in      string
-		want    func(*Config)
-		wantErr bool
+		name string
+		in   string
+		want func(*Config)
+		// wantErr is what the error must say; "" for none.
+		wantErr string
 	}{
 		{name: "empty gives defaults", in: "", want: func(*Config) {}},
 		{
@@ -40,23 +42,30 @@ runtime = "/usr/bin/crun"
 				c.Runtime = "/usr/bin/crun"
 			},
 		},
-		{name: "unknown key", in: `allow_sys_admin = true`, wantErr: true},
-		{name: "not toml", in: `{"default_profile": "minimal"}`, wantErr: true},
-		{name: "unknown profile", in: `allowed_profiles = ["minimal", "CAP_SYS_ADMIN"]`, wantErr: true},
-		{name: "default outside allowed", in: `allowed_profiles = ["minimal"]` + "\n" + `default_profile = "restore"`, wantErr: true},
-		{name: "wrong type", in: `open_clone3 = "yes"`, wantErr: true},
-		{name: "unknown checkpoint_seccomp", in: `checkpoint_seccomp = "ignore"`, wantErr: true},
-		{name: "bad timeout", in: `timeout = "forever"`, wantErr: true},
-		{name: "zero timeout", in: `timeout = "0s"`, wantErr: true},
+		{name: "unknown key", in: `allow_sys_admin = true`, wantErr: "unknown key allow_sys_admin"},
+		{name: "not toml", in: `{"default_profile": "minimal"}`, wantErr: "line 1: "},
+		{name: "unknown profile", in: `allowed_profiles = ["minimal", "CAP_SYS_ADMIN"]`, wantErr: "CAP_SYS_ADMIN"},
+		{name: "default outside allowed", in: `allowed_profiles = ["minimal"]` + "\n" + `default_profile = "restore"`, wantErr: "restore"},
+		{name: "wrong type", in: `open_clone3 = "yes"`, wantErr: "line 1: open_clone3 must be a boolean (true or false), not a TOML string"},
+		{name: "wrong type in a list", in: "\nallowed_profiles = [1]", wantErr: "line 2: allowed_profiles must be a list of strings, not of TOML integers"},
+		{name: "number for a duration", in: `timeout = 5`, wantErr: `timeout must be a string, not a TOML integer`},
+		{name: "a key without a value", in: `proc_sys = `, wantErr: "line 1: expected value"},
+		{name: "an unknown table", in: "[runc]\npath = \"x\"", wantErr: "unknown key runc"},
+		{name: "unknown checkpoint_seccomp", in: `checkpoint_seccomp = "ignore"`, wantErr: "ignore"},
+		{name: "bad timeout", in: `timeout = "forever"`, wantErr: `timeout "forever" must be a duration`},
+		{name: "zero timeout", in: `timeout = "0s"`, wantErr: `timeout "0s" must be a duration`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Parse([]byte(tt.in))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
-			}
-			if tt.wantErr {
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err = %v, want one line with %q", err, tt.wantErr)
+				}
 				return
+			}
+			if err != nil {
+				t.Fatal(err)
 			}
 			want := Default()
 			tt.want(&want)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 )
 
 // TestContainerdReadsCrhookEntry: containerd itself (config dump, which
@@ -70,7 +70,7 @@ func TestContainerdReadsCrhookEntry(t *testing.T) {
 				t.Fatalf("containerd config dump: %s\n%s", r, readFile(t, config))
 			}
 			var dump map[string]any
-			if _, err := toml.Decode(r.Stdout, &dump); err != nil {
+			if err := toml.Unmarshal([]byte(r.Stdout), &dump); err != nil {
 				t.Fatalf("dump does not parse: %v", err)
 			}
 			cri := tableAt(dump, "plugins", tt.plugin)

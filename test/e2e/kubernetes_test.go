@@ -82,7 +82,7 @@ func TestKubernetesInstaller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(text), `BinaryName = "/usr/local/bin/crhook-runtime"`) || strings.Contains(string(text), hostRoot) {
+	if !strings.Contains(string(text), `BinaryName = '/usr/local/bin/crhook-runtime'`) || strings.Contains(string(text), hostRoot) {
 		t.Fatalf("the config must point at the host's path:\n%s", text)
 	}
 	if got, err := os.ReadFile(filepath.Join(hostRoot, "etc", "crhook", "config.toml")); err != nil || string(got) != configToml {
