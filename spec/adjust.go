@@ -63,7 +63,7 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 	if !opts.OptIn && opts.RuntimeOptIn == "" && cannotOptIn(raw) {
 		return Result{Output: raw}, nil
 	}
-	root, s, err := parseSpec(raw)
+	d, s, err := parseSpec(raw)
 	if err != nil {
 		return Result{}, err
 	}
@@ -75,7 +75,7 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 	if s.Process == nil {
 		return Result{Request: req, Output: raw}, errkind.BadInput(errors.New("spec has no process"))
 	}
-	e := editor{spec: s, policy: opts.Policy, root: root}
+	e := editor{spec: s, policy: opts.Policy, d: d, edits: newEdits(d)}
 	steps := []func() error{
 		func() error { return e.pidNamespace(req) },
 		e.procSys,
@@ -97,7 +97,10 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 	}
 	out, err := e.encode(opts.Indent)
 	if err == nil {
-		err = checkGranted(out, req)
+		err = checkOutput(out, d)
+	}
+	if err != nil && !errors.Is(err, errkind.ErrBadInput) {
+		err = errkind.BadInput(err)
 	}
 	if err != nil {
 		return Result{Request: req, Output: raw}, err
@@ -134,31 +137,26 @@ func optInAnnotations(have map[string]string, opts Options) (map[string]string, 
 	return annotations, true
 }
 
-// checkGranted re-reads the adjusted spec as a runtime would and confirms
-// the grant took: what crhook emits is verified, not assumed. It skips
-// the duplicate-key scan: the input passed it, and every member Adjust
-// writes went through object.get, which refuses a name already present in
-// another letter case.
-func checkGranted(out []byte, req Request) error {
-	root, err := decodeObject(out)
-	if err != nil {
+// checkOutput indexes the adjusted spec as strictly as the input, so a
+// splice gone wrong never reaches a runtime, taking over in's memory. It
+// does not decide again whether the grant took: createRuntime does, on
+// the config.json the runtime reads, which is the stronger check, and
+// FuzzAdjust holds every Adjust output to it. Deciding twice here cost a
+// hook's cold start a sixth of its time.
+func checkOutput(out []byte, in *doc) error {
+	if _, err := checkObject(out, in); err != nil {
 		return fmt.Errorf("adjusted spec: %w", err)
-	}
-	s, err := decideOn(root)
-	if err != nil {
-		return fmt.Errorf("adjusted spec: %w", err)
-	}
-	if err := Verify(s, req, Host{CapLastCap: CapCheckpointRestoreNumber}); err != nil {
-		return errkind.BadInput(fmt.Errorf("adjusted spec still fails its checks (is a member spelled in another letter case?): %w", err))
 	}
 	return nil
 }
 
-// editor edits root, the raw spec, guided by spec, its typed twin.
+// editor edits the indexed spec d, guided by spec, its typed twin read
+// from the same bytes.
 type editor struct {
 	spec    *specs.Spec
 	policy  Policy
-	root    object
+	d       *doc
+	edits   *edits
 	changes []string
 	notes   []string
 }
@@ -190,14 +188,59 @@ func (e *editor) procSys() error {
 	if e.policy.ProcSys != ProcSysAddReadonly || procSysUndone(e.spec) != "" {
 		return procSysRefusal(e.spec, "crhook grants nothing")
 	}
-	return e.editLinux(func(linux object) error {
-		paths, err := linux.strings("readonlyPaths")
-		if err != nil {
-			return err
+	linux, err := e.container(0, "linux", '{')
+	if err != nil {
+		return err
+	}
+	e.note("added %s to linux.readonlyPaths (admin policy proc_sys=%s)", ProcSys, ProcSysAddReadonly)
+	if linux < 0 {
+		return e.setMember(0, "linux", slices.Concat([]byte(`{"readonlyPaths":[`), jsonString(ProcSys), []byte(`]}`)))
+	}
+	return e.appendTo(linux, "readonlyPaths", jsonString(ProcSys))
+}
+
+// container finds member key of obj, of kind '{' or '['; -1 when it is
+// absent or null, for the caller to create with its content.
+func (e *editor) container(obj int, key string, kind byte) (int, error) {
+	i, err := e.d.member(obj, key)
+	if err != nil || e.d.isNull(i) {
+		return -1, err
+	}
+	if byte(e.d.nodes[i].kind) != kind {
+		return -1, fmt.Errorf("%s is not %s", key, map[byte]string{'{': "an object", '[': "an array"}[kind])
+	}
+	return i, nil
+}
+
+// appendTo adds values to array member key of object obj, creating the
+// array where it is absent or null.
+func (e *editor) appendTo(obj int, key string, values ...[]byte) error {
+	arr, err := e.container(obj, key, '[')
+	if err != nil {
+		return err
+	}
+	if arr >= 0 {
+		for _, v := range values {
+			e.edits.add(arr, v)
 		}
-		e.note("added %s to linux.readonlyPaths (admin policy proc_sys=%s)", ProcSys, ProcSysAddReadonly)
-		return linux.set("readonlyPaths", append(paths, ProcSys))
-	})
+		return nil
+	}
+	return e.setMember(obj, key, slices.Concat([]byte{'['}, bytes.Join(values, []byte{','}), []byte{']'}))
+}
+
+// setMember gives object obj member key the value text: in place of a
+// null one, or added.
+func (e *editor) setMember(obj int, key string, text []byte) error {
+	i, err := e.d.member(obj, key)
+	if err != nil {
+		return err
+	}
+	if i >= 0 {
+		e.edits.replace(i, text)
+		return nil
+	}
+	e.edits.addMember(obj, key, text)
+	return nil
 }
 
 func (e *editor) capabilities(caps []string) error {
@@ -205,34 +248,57 @@ func (e *editor) capabilities(caps []string) error {
 	if len(gaps) == 0 {
 		return nil
 	}
-	process, err := e.root.child("process")
+	process, err := e.d.member(0, "process")
 	if err != nil {
 		return err
 	}
-	if err := addCapabilities(process, gaps); err != nil {
+	if err := addCapabilities(e.d, e.edits, process, gaps); err != nil {
 		return fmt.Errorf("process: %w", err)
 	}
 	e.note("added %s", describeAdded(gaps))
-	return e.root.set("process", process)
+	return nil
 }
 
-// addCapabilities appends each gap's capabilities to its set in the raw
-// process object, keeping every other member as it was.
-func addCapabilities(process object, gaps []SetGap) error {
-	capObj, err := process.child("capabilities")
+// addCapabilities appends each gap's capabilities to its set in the
+// process object, creating the capabilities object or a set where there
+// is none.
+func addCapabilities(d *doc, ed *edits, process int, gaps []SetGap) error {
+	caps, err := d.member(process, "capabilities")
 	if err != nil {
 		return err
 	}
-	for _, gap := range gaps {
-		list, err := capObj.strings(string(gap.Set))
+	if d.isNull(caps) {
+		members := make([]jsonMember, len(gaps))
+		for i, g := range gaps {
+			members[i] = jsonMember{string(g.Set), jsonStrings(g.Missing)}
+		}
+		obj := jsonObject(members...)
+		if caps >= 0 {
+			ed.replace(caps, obj)
+		} else {
+			ed.addMember(process, "capabilities", obj)
+		}
+		return nil
+	}
+	for _, g := range gaps {
+		set, err := d.member(caps, string(g.Set))
 		if err != nil {
 			return fmt.Errorf("capabilities: %w", err)
 		}
-		if err := capObj.set(string(gap.Set), append(list, gap.Missing...)); err != nil {
-			return err
+		if d.isNull(set) {
+			list := jsonStrings(g.Missing)
+			if set >= 0 {
+				ed.replace(set, list)
+			} else {
+				ed.addMember(caps, string(g.Set), list)
+			}
+			continue
+		}
+		for _, c := range g.Missing {
+			ed.add(set, jsonString(c))
 		}
 	}
-	return process.set("capabilities", capObj)
+	return nil
 }
 
 // dumpSeccomp refuses a checkpoint container with a seccomp filter, or
@@ -244,15 +310,18 @@ func (e *editor) dumpSeccomp(profile Profile) error {
 	if e.policy.CheckpointSeccomp != CheckpointSeccompRemove {
 		return seccompDumpRefusal()
 	}
-	return e.editLinux(func(linux object) error {
-		if _, _, err := linux.get("seccomp"); err != nil {
-			return err
-		}
-		delete(linux, "seccomp")
-		e.spec.Linux.Seccomp = nil
-		e.note("removed linux.seccomp so CRIU can dump this checkpoint container (admin policy checkpoint_seccomp=%s)", CheckpointSeccompRemove)
-		return nil
-	})
+	linux, err := e.d.member(0, "linux")
+	if err != nil {
+		return err
+	}
+	sc, err := e.d.member(linux, "seccomp")
+	if err != nil {
+		return err
+	}
+	e.edits.remove(linux, sc)
+	e.spec.Linux.Seccomp = nil
+	e.note("removed linux.seccomp so CRIU can dump this checkpoint container (admin policy checkpoint_seccomp=%s)", CheckpointSeccompRemove)
+	return nil
 }
 
 func (e *editor) clone3() error {
@@ -271,145 +340,153 @@ func (e *editor) clone3() error {
 		return fmt.Errorf("%w: %s sends clone3 to %s, and crhook does not take a call away from it; allow clone3 in the seccomp profile yourself",
 			ErrClone3Blocked, describeSource(sc, a), handler(a))
 	}
-	return e.editLinux(func(linux object) error {
-		seccomp, err := linux.child("seccomp")
-		if err != nil {
-			return err
-		}
-		if err := openClone3(seccomp, sc); err != nil {
-			return fmt.Errorf("linux.seccomp: %w", err)
-		}
-		e.note("seccomp: %s; let clone3 through for this container", verdict.Why)
-		return linux.set("seccomp", seccomp)
-	})
-}
-
-// openClone3 removes clone3 from every rule that blocks it or filters its
-// arguments, dropping rules left with no names, and adds an allow rule
-// when the default action would still block it.
-func openClone3(seccomp object, sc *specs.LinuxSeccomp) error {
-	rules, err := seccomp.list("syscalls")
+	seccomp, err := e.d.path(0, "linux", "seccomp")
 	if err != nil {
 		return err
 	}
+	if err := openClone3(e.d, e.edits, seccomp, sc); err != nil {
+		return fmt.Errorf("linux.seccomp: %w", err)
+	}
+	e.note("seccomp: %s; let clone3 through for this container", verdict.Why)
+	return nil
+}
+
+// openClone3 takes clone3 out of every rule that blocks it or filters its
+// arguments, dropping rules left with no names, and adds an allow rule
+// when the default action would still block it.
+func openClone3(d *doc, ed *edits, seccomp int, sc *specs.LinuxSeccomp) error {
+	syscalls, err := d.member(seccomp, "syscalls")
+	if err != nil {
+		return err
+	}
+	rules := d.elements(syscalls)
 	if len(rules) != len(sc.Syscalls) {
 		return errkind.BadInput(fmt.Errorf("syscalls: %d rules in the JSON but %d decoded", len(rules), len(sc.Syscalls)))
 	}
-	kept := rules[:0]
 	allowed := false
 	for i, rule := range sc.Syscalls {
 		if !slices.Contains(rule.Names, Clone3) {
-			kept = append(kept, rules[i])
 			continue
 		}
 		if actionAllows(rule.Action) && len(rule.Args) == 0 {
 			allowed = true
-			kept = append(kept, rules[i])
 			continue
 		}
-		names := slices.DeleteFunc(slices.Clone(rule.Names), func(n string) bool { return n == Clone3 })
-		if len(names) == 0 {
+		if !slices.ContainsFunc(rule.Names, func(n string) bool { return n != Clone3 }) {
+			ed.remove(syscalls, rules[i])
 			continue
 		}
-		ruleObj, err := decodeObject(rules[i])
+		names, err := d.member(rules[i], "names")
 		if err != nil {
 			return fmt.Errorf("syscalls[%d]: %w", i, err)
 		}
-		if _, _, err := ruleObj.get("names"); err != nil {
-			return fmt.Errorf("syscalls[%d]: %w", i, err)
+		for j, n := range d.elements(names) {
+			if rule.Names[j] == Clone3 {
+				ed.remove(names, n)
+			}
 		}
-		if err := ruleObj.set("names", names); err != nil {
-			return err
-		}
-		b, err := marshal(ruleObj)
-		if err != nil {
-			return err
-		}
-		kept = append(kept, b)
 	}
-	if !allowed && !actionAllows(sc.DefaultAction) {
-		b, err := marshal(specs.LinuxSyscall{Names: []string{Clone3}, Action: specs.ActAllow})
-		if err != nil {
-			return err
-		}
-		kept = append(kept, b)
+	if allowed || actionAllows(sc.DefaultAction) {
+		return nil
 	}
-	return seccomp.set("syscalls", kept)
+	rule := jsonObject(jsonMember{"names", jsonStrings([]string{Clone3})}, jsonMember{"action", jsonString(string(specs.ActAllow))})
+	if d.isNull(syscalls) {
+		if syscalls >= 0 {
+			ed.replace(syscalls, slices.Concat([]byte{'['}, rule, []byte{']'}))
+		} else {
+			ed.addMember(seccomp, "syscalls", slices.Concat([]byte{'['}, rule, []byte{']'}))
+		}
+		return nil
+	}
+	ed.add(syscalls, rule)
+	return nil
 }
 
 func (e *editor) annotations(want map[string]string) error {
-	current, err := e.root.child("annotations")
-	if err != nil {
-		return err
-	}
-	changed := false
-	for _, key := range []string{AnnotationRestore, AnnotationProfile} {
-		var have string
-		ok, err := current.decode(key, &have)
-		if err != nil {
-			return fmt.Errorf("annotations: %w", err)
+	obj := e.d.memberExact(0, "annotations")
+	if e.d.isNull(obj) {
+		var members []jsonMember
+		for _, key := range []string{AnnotationProfile, AnnotationRestore} {
+			members = append(members, jsonMember{key, jsonString(want[key])})
+			e.note("set annotation %s=%s", key, want[key])
 		}
-		if ok && have == want[key] {
-			continue
+		text := jsonObject(members...)
+		if obj >= 0 {
+			e.edits.replace(obj, text)
+		} else {
+			e.edits.addMember(0, "annotations", text)
 		}
-		if err := current.set(key, want[key]); err != nil {
-			return err
-		}
-		e.note("set annotation %s=%s", key, want[key])
-		changed = true
-	}
-	if !changed {
 		return nil
 	}
-	return e.root.set("annotations", current)
+	for _, key := range []string{AnnotationRestore, AnnotationProfile} {
+		if have, ok := e.spec.Annotations[key]; ok && have == want[key] {
+			continue
+		}
+		if i := e.d.memberExact(obj, key); i >= 0 {
+			e.edits.replace(i, jsonString(want[key]))
+		} else {
+			e.edits.addMember(obj, key, jsonString(want[key]))
+		}
+		e.note("set annotation %s=%s", key, want[key])
+	}
+	return nil
 }
 
 func (e *editor) hooks(want map[string]specs.Hook) error {
 	if len(want) == 0 {
 		return nil
 	}
-	hooks, err := e.root.child("hooks")
+	hooks, err := e.d.member(0, "hooks")
 	if err != nil {
 		return err
 	}
-	changed := false
+	var missing []string
+	texts := map[string][]byte{}
 	for _, stage := range slices.Sorted(maps.Keys(want)) {
 		hook := want[stage]
-		rawList, err := hooks.list(stage)
+		list, err := e.d.member(hooks, stage)
 		if err != nil {
 			return fmt.Errorf("hooks: %w", err)
 		}
-		var list []specs.Hook
-		if err := decodeEach(rawList, &list); err != nil {
-			return fmt.Errorf("hooks.%s: %w", stage, err)
+		r := reader{d: e.d}
+		have := false
+		for h := r.array(list, "hooks."+stage); h >= 0; h = e.d.next(h) {
+			if r.object(h, "hooks."+stage+"[]") >= 0 &&
+				sameHook(specs.Hook{Path: r.str(r.at(h, "path"), "path"), Args: r.strs(r.at(h, "args"), "args")}, hook) {
+				have = true
+				break
+			}
 		}
-		if slices.ContainsFunc(list, func(h specs.Hook) bool { return sameHook(h, hook) }) {
+		if r.err != nil {
+			return fmt.Errorf("hooks.%s: %w", stage, r.err)
+		}
+		if have {
 			continue
 		}
-		b, err := marshal(hook)
-		if err != nil {
-			return err
-		}
-		if err := hooks.set(stage, append(rawList, b)); err != nil {
-			return err
-		}
+		texts[stage] = jsonHook(hook)
+		missing = append(missing, stage)
 		e.note("registered %s hook %s", stage, hook.Path)
-		changed = true
 	}
-	if !changed {
+	if len(missing) == 0 {
 		return nil
 	}
-	return e.root.set("hooks", hooks)
-}
-
-// decodeEach decodes raw elements into a typed slice.
-func decodeEach[T any](raw []json.RawMessage, out *[]T) error {
-	for _, r := range raw {
-		var v T
-		if err := json.Unmarshal(r, &v); err != nil {
-			return err
+	if e.d.isNull(hooks) {
+		var members []jsonMember
+		for _, stage := range missing {
+			members = append(members, jsonMember{stage, slices.Concat([]byte{'['}, texts[stage], []byte{']'})})
 		}
-		*out = append(*out, v)
+		text := jsonObject(members...)
+		if hooks >= 0 {
+			e.edits.replace(hooks, text)
+		} else {
+			e.edits.addMember(0, "hooks", text)
+		}
+		return nil
+	}
+	for _, stage := range missing {
+		if err := e.appendTo(hooks, stage, texts[stage]); err != nil {
+			return fmt.Errorf("hooks: %w", err)
+		}
 	}
 	return nil
 }
@@ -420,21 +497,10 @@ func sameHook(a, b specs.Hook) bool {
 	return a.Path == b.Path && slices.Equal(a.Args, b.Args)
 }
 
-func (e *editor) editLinux(edit func(linux object) error) error {
-	linux, err := e.root.child("linux")
-	if err != nil {
-		return err
-	}
-	if err := edit(linux); err != nil {
-		return fmt.Errorf("linux: %w", err)
-	}
-	return e.root.set("linux", linux)
-}
-
 func (e *editor) encode(indent bool) ([]byte, error) {
-	out := e.root.encode()
-	if !indent {
-		return out, nil
+	out, err := e.edits.apply()
+	if err != nil || !indent {
+		return out, err
 	}
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, out, "", "\t"); err != nil {

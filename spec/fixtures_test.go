@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -110,4 +111,16 @@ func decodeFull(t testing.TB, raw []byte) *specs.Spec {
 		t.Fatal(err)
 	}
 	return &s
+}
+
+// marshal encodes v as the tests' fixtures do, without escaping <, >
+// and &.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

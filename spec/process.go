@@ -20,25 +20,34 @@ func AdjustProcess(raw []byte, req Request) (Result, error) {
 	if !req.OptedIn {
 		return res, nil
 	}
-	if err := checkObject(raw); err != nil {
-		return res, err
-	}
-	root, err := decodeObject(raw)
+	d, err := checkObject(raw, nil)
 	if err != nil {
-		return res, errkind.BadInput(fmt.Errorf("parse process: %w", err))
-	}
-	var p specs.Process
-	if err := decodeMembers(root, map[string]any{"user": &p.User, "capabilities": &p.Capabilities}); err != nil {
 		return res, err
+	}
+	r := reader{d: d}
+	var p specs.Process
+	if u := r.object(r.at(0, "user"), "user"); u >= 0 {
+		p.User.UID = r.uint32(r.at(u, "uid"), "user.uid")
+	}
+	if c := r.object(r.at(0, "capabilities"), "capabilities"); c >= 0 {
+		p.Capabilities = r.capabilities(c)
+	}
+	if r.err != nil {
+		return res, errkind.BadInput(fmt.Errorf("parse process: %w", r.err))
 	}
 	gaps := MissingCapabilities(p.Capabilities, p.User.UID, req.Profile.Capabilities())
 	if len(gaps) == 0 {
 		return res, nil
 	}
-	if err := addCapabilities(root, gaps); err != nil {
+	ed := newEdits(d)
+	if err := addCapabilities(d, ed, 0, gaps); err != nil {
 		return res, errkind.BadInput(fmt.Errorf("process: %w", err))
 	}
-	res.Output, res.Changed = root.encode(), true
+	out, err := ed.apply()
+	if err != nil {
+		return res, errkind.BadInput(fmt.Errorf("process: %w", err))
+	}
+	res.Output, res.Changed = out, true
 	res.Changes = []string{"exec: added " + describeAdded(gaps)}
 	return res, nil
 }

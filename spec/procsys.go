@@ -71,16 +71,17 @@ func procSysCover(s *specs.Spec) string {
 // whatever covers /proc/sys: a writable mount at or below it, a second
 // procfs, or a bind of the host's procfs. "" when there is none.
 func procSysUndone(s *specs.Spec) string {
+	// where is for the message only: a spec can have thousands of mounts.
+	where := func(i int) string { return fmt.Sprintf("%s (mounts[%d])", quote(s.Mounts[i].Destination), i) }
 	for i, m := range s.Mounts {
 		dest := destination(m.Destination)
-		where := fmt.Sprintf("%s (mounts[%d])", quote(m.Destination), i)
 		switch {
 		case covers(ProcSys, dest) && !readOnlyThrough(m):
-			return "a read-write mount at " + where + " stays writable at or below /proc/sys"
+			return "a read-write mount at " + where(i) + " stays writable at or below /proc/sys"
 		case m.Type == "proc" && dest != "/proc" && !readOnlyThrough(m):
-			return "a second procfs at " + where + " has a writable sys of its own"
+			return "a second procfs at " + where(i) + " has a writable sys of its own"
 		case isBind(m) && procSource(m.Source) && !readOnlyThrough(m):
-			return "the host's " + quote(m.Source) + " bound at " + where + " has a writable sys"
+			return "the host's " + quote(m.Source) + " bound at " + where(i) + " has a writable sys"
 		}
 	}
 	return ""

@@ -643,7 +643,8 @@ func precreateCases() []badCase {
 	rows := []badCase{
 		// Go's decoder reads "Syscalls" as syscalls and crun's does not;
 		// this spec once crashed precreate with an index out of range.
-		{name: "seccomp rules spelled in another case", check: unchanged, setup: raw(`{"process":{"user":{"uid":1000},"args":["sh"]},` +
+		// It is bad input wherever crhook reads it.
+		{name: "seccomp rules spelled in another case", wantCode: 2, wantErr: `"Syscalls", spell it "syscalls"`, setup: raw(`{"process":{"user":{"uid":1000},"args":["sh"]},` +
 			`"linux":{"readonlyPaths":["/proc/sys"],"seccomp":{"defaultAction":"SCMP_ACT_ERRNO","Syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}},` +
 			`"annotations":{"io.crhook.restore":"true"}}`)},
 		// Go matches "noNewPrivilegeſ" (long s) to noNewPrivileges: two

@@ -5,6 +5,12 @@ import (
 	"testing"
 )
 
+// checkDuplicateKeys is the duplicate part of indexing a document.
+func checkDuplicateKeys(raw []byte) error {
+	_, err := parseDoc(raw)
+	return err
+}
+
 func TestCheckDuplicateKeys(t *testing.T) {
 	tests := []struct {
 		name string
