@@ -58,10 +58,19 @@ func Main(name string, cmds Commands) {
 			label += " " + os.Args[1]
 		}
 	}
+	exitLabel = label
 	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", label, hook.OneLine(err))
-		os.Exit(errkind.ExitCode(err))
+		exit(err)
 	}
+}
+
+// exitLabel starts the line exit prints: the binary and its command.
+var exitLabel = "crhook"
+
+// exit ends the process after err's one line on stderr, with its code.
+func exit(err error) {
+	fmt.Fprintf(os.Stderr, "%s: %s\n", exitLabel, hook.OneLine(err))
+	os.Exit(errkind.ExitCode(err))
 }
 
 func (cmds Commands) run(name string, args []string, stdin io.Reader, stdout io.Writer) error {

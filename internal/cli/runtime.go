@@ -39,6 +39,7 @@ func RuntimeCommand(args []string, _ io.Reader, _ io.Writer) error {
 // RunShim adjusts the bundle on create/run and the process on exec, then
 // execs the real runtime. On success it does not return.
 func RunShim(args []string, runtimeFlag, configPath string, optIn spec.Profile) error {
+	oneShotMemory()
 	inv := shim.ParseArgs(args)
 	if err := adjustForRuntime(inv, args, runtimeFlag, configPath, optIn); err != nil {
 		return shimRefusal(inv, err)
