@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
 	"strings"
 	"time"
 
@@ -94,36 +93,42 @@ func Load(path string, explicit bool) (Config, error) {
 	return c, nil
 }
 
-// fieldError is go-toml's wording of a value of the wrong type, which
-// names the Go field; decodeError says it with the admin's key.
-var fieldError = regexp.MustCompile(`^toml: cannot decode TOML (\w+) into struct field config\.file\.(\w+) of type (\S+)$`)
-
 // decodeError words a decoding error for the admin: the key and line.
 func decodeError(err error) error {
 	var strict *toml.StrictMissingError
 	if errors.As(err, &strict) {
 		return unknownKeys(strict)
 	}
-	msg := err.Error()
-	if m := fieldError.FindStringSubmatch(msg); m != nil {
-		if field, ok := reflect.TypeFor[file]().FieldByName(m[2]); ok {
-			key, want := field.Tag.Get("toml"), strings.TrimLeft(m[3], "*[]")
-			if want == "bool" {
-				want = "boolean (true or false)"
-			}
-			msg = fmt.Sprintf("%s must be a %s, not a TOML %s", key, want, m[1])
-			if field.Type.Kind() == reflect.Slice {
-				msg = fmt.Sprintf("%s must be a list of %ss, not of TOML %ss", key, want, m[1])
-			}
-		}
+	msg := strings.TrimPrefix(err.Error(), "toml: ")
+	if typeMsg, ok := typeError(msg); ok {
+		msg = typeMsg
 	}
-	msg = strings.TrimPrefix(msg, "toml: ")
 	var syntax *toml.DecodeError
 	if errors.As(err, &syntax) {
 		row, _ := syntax.Position()
 		return fmt.Errorf("line %d: %s", row, msg)
 	}
 	return errors.New(msg)
+}
+
+// typeError rewords go-toml's "cannot decode TOML string into struct
+// field config.file.OpenClone3 of type bool", which names the Go field,
+// with the admin's key.
+func typeError(msg string) (string, bool) {
+	tomlKind, rest, ok1 := strings.Cut(strings.TrimPrefix(msg, "cannot decode TOML "), " into struct field config.file.")
+	fieldName, goType, ok2 := strings.Cut(rest, " of type ")
+	field, ok3 := reflect.TypeFor[file]().FieldByName(fieldName)
+	if !ok1 || !ok2 || !ok3 || !strings.HasPrefix(msg, "cannot decode TOML ") {
+		return "", false
+	}
+	key, want := field.Tag.Get("toml"), strings.TrimLeft(goType, "*[]")
+	if want == "bool" {
+		want = "boolean (true or false)"
+	}
+	if field.Type.Kind() == reflect.Slice {
+		return fmt.Sprintf("%s must be a list of %ss, not of TOML %ss", key, want, tomlKind), true
+	}
+	return fmt.Sprintf("%s must be a %s, not a TOML %s", key, want, tomlKind), true
 }
 
 // unknownKeys names the keys crhook does not know, for the admin to fix.
