@@ -11,10 +11,12 @@ PREFIX ?= /usr/local
 # Debian packages the end-to-end tests and the demo drive for real.
 TEST_PACKAGES := runc crun podman containerd docker.io busybox-static python3
 DEMO_PACKAGES := runc busybox-static python3
+# The benchmarks' PID cycler is C (bench/cycle), for speed.
+BENCH_PACKAGES := runc busybox-static python3 gcc libc6-dev
 
 IMAGE ?= localhost/crhook:$(VERSION)
 
-.PHONY: all build test test-criu unit e2e demo bench fuzz lint install clean deps-test deps-demo image
+.PHONY: all build test test-criu unit e2e demo bench fuzz lint install clean deps-test deps-demo deps-bench image
 
 all: build
 
@@ -30,6 +32,9 @@ deps-test:
 
 deps-demo:
 	@scripts/ensure-packages.sh $(DEMO_PACKAGES)
+
+deps-bench:
+	@scripts/ensure-packages.sh $(BENCH_PACKAGES)
 
 lint:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -58,9 +63,9 @@ demo: deps-demo build
 	@scripts/demo.sh $(BIN)/crhook
 
 # Benchmarks are not part of `make test`: they time things. Needs root.
-bench: deps-demo
+bench: deps-bench
 	$(GO) test -run '^$$' -bench . -benchmem ./spec/... ./internal/proc/...
-	$(GO) run ./bench/cmd/crhook-bench $(BENCH_FLAGS)
+	CGO_ENABLED=1 $(GO) run ./bench/cmd/crhook-bench $(BENCH_FLAGS)
 
 fuzz:
 	@scripts/fuzz.sh $(or $(FUZZTIME),5m)

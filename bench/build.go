@@ -15,8 +15,10 @@ type Binaries struct {
 	Crhook string
 	// Hook is crhook-hook, the lean build engines run, beside Crhook.
 	Hook string
-	// NoopHook is a static hook that only reads stdin: the floor.
+	// NoopHook is a static hook that only reads stdin: figure 1's floor.
 	NoopHook string
+	// CopySpec reads a spec on stdin and writes it back: figure 2's floor.
+	CopySpec string
 	// Proctime runs a program and reports its wall time and peak RSS.
 	Proctime string
 	// Self is the running benchmark program, re-executed as the parent of
@@ -38,16 +40,21 @@ func ModuleDir() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// Build compiles crhook, the no-op hook and proctime, all with
-// CGO_ENABLED=0, from the module at src into dir.
+// Build compiles crhook, crhook-hook, the floors and proctime, all with
+// CGO_ENABLED=0 as `make build` builds crhook, from the module at src
+// into dir.
 func Build(src, dir string) (Binaries, error) {
 	b := Binaries{
 		Crhook:   filepath.Join(dir, "crhook"),
 		Hook:     filepath.Join(dir, "crhook-hook"),
 		NoopHook: filepath.Join(dir, "noop-hook"),
+		CopySpec: filepath.Join(dir, "copyspec"),
 		Proctime: filepath.Join(dir, "proctime"),
 	}
-	for out, pkg := range map[string]string{b.Crhook: "./cmd/crhook", b.Hook: "./cmd/crhook-hook", b.NoopHook: "./bench/noophook", b.Proctime: "./bench/proctime"} {
+	for out, pkg := range map[string]string{
+		b.Crhook: "./cmd/crhook", b.Hook: "./cmd/crhook-hook", b.NoopHook: "./bench/noophook",
+		b.CopySpec: "./bench/copyspec", b.Proctime: "./bench/proctime",
+	} {
 		if err := goBuild(src, out, pkg); err != nil {
 			return Binaries{}, err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crhook/crhook/bench/cycle"
 	"github.com/crhook/crhook/internal/probe"
 )
 
@@ -42,7 +43,21 @@ type pidSamples struct {
 	Far          []time.Duration `json:"far"`
 	NearDistance int             `json:"near_distance"`
 	FarDistance  int             `json:"far_distance"`
+	// Fork, VFork and VForkThreads time RateN children that exit at once:
+	// fork() from one thread, vfork() from one, vfork() from Threads.
+	RateN        int             `json:"rate_n"`
+	Threads      int             `json:"threads"`
+	Fork         []time.Duration `json:"fork"`
+	VFork        []time.Duration `json:"vfork"`
+	VForkThreads []time.Duration `json:"vfork_threads"`
+	// Land times Processes children created as set_tid creates them but
+	// without set_tid, each reaped: what cycling pays to land a process.
+	Land []time.Duration `json:"land"`
 }
+
+// rateN is how many children each cycling-rate run creates: enough for a
+// tenth of a second or more at the fastest rate.
+const rateN = 5000
 
 // nearGap keeps the near block clear of PIDs the Go runtime may take for
 // new threads while the block is placed.
@@ -86,6 +101,10 @@ func RunPIDNamespace(args []string, stdout, progress io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(progress, "pids: set_tid vs. cycling: %d rounds done\n", job.Pairs)
+	if err := measureRates(job, &samples); err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "pids: cycling rates: %d rounds done\n", job.Pairs)
 	if err := json.NewEncoder(stdout).Encode(samples); err != nil {
 		return fmt.Errorf("write samples: %w", err)
 	}
@@ -263,7 +282,7 @@ func setTIDTree(self string, pids []int) (time.Duration, error) {
 
 func cycleTree(self string, pids []int, pidMax int) (time.Duration, int, error) {
 	start := time.Now()
-	tree, forks, err := probe.CycleTree(self, pids, pidMax)
+	tree, forks, err := cycle.Tree(self, pids, pidMax)
 	took := time.Since(start)
 	if err != nil {
 		return 0, 0, fmt.Errorf("cycled tree: %w", err)
@@ -272,6 +291,59 @@ func cycleTree(self string, pids []int, pidMax int) (time.Duration, int, error) 
 		return 0, 0, fmt.Errorf("cycled tree: %w", err)
 	}
 	return took, forks, nil
+}
+
+// measureRates times the cyclers against each other, interleaved: fork
+// and vfork from one thread, vfork from cycle.Threads threads; and the
+// clone3 that lands a cycled process, without set_tid. It runs after the
+// trees: it moves the allocator around the whole PID space.
+func measureRates(job pidJob, s *pidSamples) error {
+	s.RateN, s.Threads = rateN, cycle.Threads()
+	runs := []func() (time.Duration, error){
+		func() (time.Duration, error) { return cycle.Rate(rateN, 1, true) },
+		func() (time.Duration, error) { return cycle.Rate(rateN, 1, false) },
+		func() (time.Duration, error) { return cycle.Rate(rateN, s.Threads, false) },
+		func() (time.Duration, error) { return landMany(job.Processes) },
+	}
+	for pair := -1; pair < job.Pairs; pair++ {
+		took := make([]time.Duration, len(runs))
+		for _, i := range order(max(pair, 0), len(runs)) {
+			d, err := runs[i]()
+			if err != nil {
+				return fmt.Errorf("cycling rates: %w", err)
+			}
+			took[i] = d
+		}
+		if pair >= 0 { // pair -1 warms up
+			s.Fork = append(s.Fork, took[0])
+			s.VFork = append(s.VFork, took[1])
+			s.VForkThreads = append(s.VForkThreads, took[2])
+			s.Land = append(s.Land, took[3])
+		}
+	}
+	return nil
+}
+
+// landMany creates n children with cycle.Land, reaping each.
+func landMany(n int) (time.Duration, error) {
+	start := time.Now()
+	for range n {
+		pid, err := cycle.Land(0, nil)
+		if err != nil {
+			return 0, err
+		}
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(pid, &ws, 0, nil)
+			if err == nil {
+				break
+			}
+			if err != unix.EINTR {
+				return 0, fmt.Errorf("wait for %d: %w", pid, err)
+			}
+		}
+	}
+	return time.Since(start), nil
 }
 
 // treeOK says which process of the tree missed its PID, if any.

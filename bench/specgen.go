@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // grownSpec is a spec made large the way real ones get large: many bind
@@ -60,4 +63,26 @@ func benchMount(i int) map[string]any {
 
 func benchEnv(i int) string {
 	return fmt.Sprintf("CRHOOK_BENCH_VAR_%06d=/opt/app/lib/%06d:/opt/app/share/%06d:/usr/local/lib", i, i, i)
+}
+
+// TypicalSpec is the opted-in spec figure 2 times: runc's default spec
+// (the one in spec/testdata, whose /proc/sys is read-only) with Docker's
+// default seccomp profile, as uid 1000 with no new privileges. It is what
+// a hardened container asks for, and Adjust has real work on it: the
+// capability sets, and clone3 out of Docker's ENOSYS rule.
+func TypicalSpec(runcSpec []byte) ([]byte, error) {
+	var s specs.Spec
+	if err := json.Unmarshal(runcSpec, &s); err != nil {
+		return nil, fmt.Errorf("parse runc spec: %w", err)
+	}
+	s.Process.User = specs.User{UID: 1000, GID: 1000}
+	s.Process.NoNewPrivileges = true
+	s.Process.Terminal = false
+	profile, err := seccomp.GetDefaultProfile(&s)
+	if err != nil {
+		return nil, fmt.Errorf("docker's seccomp profile: %w", err)
+	}
+	s.Linux.Seccomp = profile
+	s.Annotations = map[string]string{"io.crhook.restore": "true"}
+	return json.MarshalIndent(&s, "", "\t")
 }

@@ -54,30 +54,14 @@ func newExecArgs(path string, argv, envv []string, stdout int) (*execArgs, error
 // cloneAt creates a child at pid in the caller's PID namespace with
 // clone3 set_tid. The child execs ex, or exits at once when ex is nil.
 // It returns the pid clone3 reported.
-func cloneAt(pid int, ex *execArgs) (int, error) {
-	return cloneChild(pid, true, ex)
-}
-
-// cloneNext creates a child with clone3 and no set_tid, so it gets the
-// next PID the kernel hands out. The child execs ex when that PID is
-// want and ex is set; otherwise it exits at once. It returns the child's
-// PID.
-func cloneNext(want int, ex *execArgs) (int, error) {
-	return cloneChild(want, false, ex)
-}
-
-// cloneChild is clone3 for both: with setTID the kernel places the child
-// at want, without it the child gets the next PID. A child whose PID is
-// want execs ex; any other child, or every child when ex is nil, exits at
-// once.
 //
 //go:norace
-func cloneChild(want int, setTID bool, ex *execArgs) (int, error) {
+func cloneAt(want int, ex *execArgs) (int, error) {
 	tid := int32(want)
-	args := cloneArgs{exitSignal: uint64(unix.SIGCHLD)}
-	if setTID {
-		args.setTID = uint64(uintptr(unsafe.Pointer(&tid)))
-		args.setTIDSize = 1
+	args := cloneArgs{
+		exitSignal: uint64(unix.SIGCHLD),
+		setTID:     uint64(uintptr(unsafe.Pointer(&tid))),
+		setTIDSize: 1,
 	}
 	var path, argv, envp uintptr
 	stdout := -1

@@ -4,6 +4,6 @@
 // namespace, opening /proc/self/map_files, and whether seccomp lets clone3
 // through. Every answer is the kernel's own; nothing is inferred from
 // configuration. It is for `crhook verify`, run inside a container, and
-// for the benchmarks, which also place PIDs by cycling (cycle_linux.go),
-// the pre-5.9 workaround set_tid replaces.
+// for the benchmarks, which hold set_tid against PID cycling (see
+// bench/cycle).
 package probe

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crhook/crhook/bench"
+	"github.com/crhook/crhook/bench/cycle"
 	"github.com/crhook/crhook/internal/probe"
 )
 
@@ -50,6 +51,8 @@ func internal(args []string) (int, bool) {
 		return code, true
 	}
 	switch args[0] {
+	case cycle.TreeParentArg:
+		return cycle.RunTreeParent(args[1:], os.Stdout), true
 	case bench.PIDNamespaceArg:
 		if err := bench.RunPIDNamespace(args[1:], os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintf(os.Stderr, "pid namespace: %v\n", err)
@@ -158,7 +161,7 @@ func setUp(o options, progress io.Writer) (bench.Config, func(), error) {
 		}
 		os.RemoveAll(dir)
 	}
-	fmt.Fprintf(progress, "building crhook, the no-op hook and proctime from %s\n", src)
+	fmt.Fprintf(progress, "building crhook, crhook-hook, the floors and proctime from %s\n", src)
 	bin, err := bench.Build(src, filepath.Join(dir, "bin"))
 	if err != nil {
 		cleanup()
@@ -181,7 +184,7 @@ func runFigures(o options, cfg bench.Config) ([]bench.Figure, error) {
 	all := map[string]func(bench.Config) (bench.Figure, error){
 		"hooks": bench.HookOverhead,
 		"precreate": func(c bench.Config) (bench.Figure, error) {
-			return bench.Precreate(c, filepath.Join(c.Src, "spec", "testdata", "podman-user1000.json"))
+			return bench.Precreate(c, filepath.Join(c.Src, "spec", "testdata", "runc-spec.json"))
 		},
 		"pids": bench.PIDPlacement,
 	}
