@@ -90,14 +90,18 @@ func Precreate(c Config, runcSpec string) (Figure, error) {
 	return precreateFigure(c, inputs, samples), nil
 }
 
-// writeTypicalSpec writes TypicalSpec of the runc spec at runcSpec to
-// the scratch directory.
+// writeTypicalSpec writes TypicalSpec of the runc spec at runcSpec, with
+// the Docker profile beside it, to the scratch directory.
 func writeTypicalSpec(c Config, runcSpec string) (string, error) {
 	base, err := os.ReadFile(runcSpec)
 	if err != nil {
 		return "", fmt.Errorf("read runc spec: %w", err)
 	}
-	typical, err := TypicalSpec(base)
+	profile, err := os.ReadFile(filepath.Join(filepath.Dir(runcSpec), "docker-seccomp.json"))
+	if err != nil {
+		return "", fmt.Errorf("read docker's seccomp profile: %w", err)
+	}
+	typical, err := TypicalSpec(base, profile)
 	if err != nil {
 		return "", err
 	}

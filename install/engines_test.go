@@ -2,7 +2,6 @@ package install
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -11,11 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/containers/common/pkg/hooks"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/pelletier/go-toml/v2"
-
-	"github.com/crhook/crhook/spec"
 )
 
 func TestDockerDaemonJSON(t *testing.T) {
@@ -290,19 +285,7 @@ func TestCRIODropIn(t *testing.T) {
 	if _, err := os.Stat(hookFileName(o.HooksDir, "precreate")); err == nil {
 		t.Error("CRI-O has no precreate stage; crhook-runtime adjusts the spec")
 	}
-	// CRI-O reads hooks.d with the same loader as podman, without
-	// extension stages.
-	manager, err := hooks.New(context.Background(), []string{o.HooksDir}, nil)
-	if err != nil {
-		t.Fatalf("the hooks loader rejects the files: %v", err)
-	}
-	s := &specs.Spec{}
-	if _, err := manager.Hooks(s, map[string]string{spec.AnnotationRestore: "true"}, false); err != nil {
-		t.Fatal(err)
-	}
-	if s.Hooks == nil || len(s.Hooks.CreateRuntime) != 1 || len(s.Hooks.Poststart) != 1 {
-		t.Fatalf("CRI-O would inject %+v", s.Hooks)
-	}
+	// test/compat loads these files with CRI-O's own hooks.d loader.
 }
 
 func TestDryRunWritesNothing(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/crhook/crhook/spec"
@@ -93,11 +92,14 @@ func withDockerProfile(b *testing.B, raw []byte) []byte {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		b.Fatal(err)
 	}
-	profile, err := seccomp.GetDefaultProfile(&s)
+	profile, err := os.ReadFile(filepath.Join("testdata", "docker-seccomp.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.Linux.Seccomp = profile
+	s.Linux.Seccomp = &specs.LinuxSeccomp{}
+	if err := json.Unmarshal(profile, s.Linux.Seccomp); err != nil {
+		b.Fatal(err)
+	}
 	s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
 	out, err := json.Marshal(&s)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -37,16 +36,26 @@ func runcSpec(t testing.TB) *specs.Spec {
 	return s
 }
 
-// withDockerSeccomp installs Docker's default seccomp profile, resolved
-// for s's capabilities the way dockerd does.
+// withDockerSeccomp installs Docker's default seccomp profile, as dockerd
+// resolves it for runc's default capabilities on amd64: testdata/
+// docker-seccomp.json, which test/compat holds to moby/profiles.
 func withDockerSeccomp(t testing.TB, s *specs.Spec) *specs.Spec {
 	t.Helper()
-	profile, err := seccomp.GetDefaultProfile(s)
+	s.Linux.Seccomp = dockerSeccomp(t)
+	return s
+}
+
+func dockerSeccomp(t testing.TB) *specs.LinuxSeccomp {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "docker-seccomp.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Linux.Seccomp = profile
-	return s
+	var profile specs.LinuxSeccomp
+	if err := json.Unmarshal(raw, &profile); err != nil {
+		t.Fatal(err)
+	}
+	return &profile
 }
 
 func optIn(s *specs.Spec, profile string) *specs.Spec {

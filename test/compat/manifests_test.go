@@ -1,8 +1,9 @@
-package kubernetes
+package compat
 
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,10 +17,13 @@ import (
 	"github.com/crhook/crhook/spec"
 )
 
+// manifests is where the Kubernetes manifests are.
+const manifests = "../../deploy/kubernetes"
+
 // documents splits a manifest file into its YAML documents.
 func documents(t *testing.T, file string) [][]byte {
 	t.Helper()
-	data, err := os.ReadFile(file)
+	data, err := os.ReadFile(filepath.Join(manifests, file))
 	if err != nil {
 		t.Fatal(err)
 	}

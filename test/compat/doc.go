@@ -1,0 +1,7 @@
+// Package compat holds crhook's output to the libraries the engines
+// themselves use to read it: podman's and CRI-O's hooks.d loader
+// (containers/common), Kubernetes' API types for the manifests, and
+// moby/profiles for the Docker seccomp profile in spec/testdata. It has
+// only tests; it lives in the test module so that the product's go.mod
+// lists only what crhook links.
+package compat
