@@ -235,11 +235,7 @@ func (e *editor) setMember(obj int, key string, text []byte) error {
 	if err != nil {
 		return err
 	}
-	if i >= 0 {
-		e.edits.replace(i, text)
-		return nil
-	}
-	e.edits.addMember(obj, key, text)
+	e.edits.set(obj, i, key, text)
 	return nil
 }
 
@@ -273,11 +269,7 @@ func addCapabilities(d *doc, ed *edits, process int, gaps []SetGap) error {
 			members[i] = jsonMember{string(g.Set), jsonStrings(g.Missing)}
 		}
 		obj := jsonObject(members...)
-		if caps >= 0 {
-			ed.replace(caps, obj)
-		} else {
-			ed.addMember(process, "capabilities", obj)
-		}
+		ed.set(process, caps, "capabilities", obj)
 		return nil
 	}
 	for _, g := range gaps {
@@ -287,11 +279,7 @@ func addCapabilities(d *doc, ed *edits, process int, gaps []SetGap) error {
 		}
 		if d.isNull(set) {
 			list := jsonStrings(g.Missing)
-			if set >= 0 {
-				ed.replace(set, list)
-			} else {
-				ed.addMember(caps, string(g.Set), list)
-			}
+			ed.set(caps, set, string(g.Set), list)
 			continue
 		}
 		for _, c := range g.Missing {
@@ -391,11 +379,7 @@ func openClone3(d *doc, ed *edits, seccomp int, sc *specs.LinuxSeccomp) error {
 	}
 	rule := jsonObject(jsonMember{"names", jsonStrings([]string{Clone3})}, jsonMember{"action", jsonString(string(specs.ActAllow))})
 	if d.isNull(syscalls) {
-		if syscalls >= 0 {
-			ed.replace(syscalls, slices.Concat([]byte{'['}, rule, []byte{']'}))
-		} else {
-			ed.addMember(seccomp, "syscalls", slices.Concat([]byte{'['}, rule, []byte{']'}))
-		}
+		ed.set(seccomp, syscalls, "syscalls", slices.Concat([]byte{'['}, rule, []byte{']'}))
 		return nil
 	}
 	ed.add(syscalls, rule)
@@ -411,22 +395,14 @@ func (e *editor) annotations(want map[string]string) error {
 			e.note("set annotation %s=%s", key, want[key])
 		}
 		text := jsonObject(members...)
-		if obj >= 0 {
-			e.edits.replace(obj, text)
-		} else {
-			e.edits.addMember(0, "annotations", text)
-		}
+		e.edits.set(0, obj, "annotations", text)
 		return nil
 	}
 	for _, key := range []string{AnnotationRestore, AnnotationProfile} {
 		if have, ok := e.spec.Annotations[key]; ok && have == want[key] {
 			continue
 		}
-		if i := e.d.memberExact(obj, key); i >= 0 {
-			e.edits.replace(i, jsonString(want[key]))
-		} else {
-			e.edits.addMember(obj, key, jsonString(want[key]))
-		}
+		e.edits.set(obj, e.d.memberExact(obj, key), key, jsonString(want[key]))
 		e.note("set annotation %s=%s", key, want[key])
 	}
 	return nil
@@ -436,29 +412,29 @@ func (e *editor) hooks(want map[string]specs.Hook) error {
 	if len(want) == 0 {
 		return nil
 	}
-	hooks, err := e.d.member(0, "hooks")
-	if err != nil {
-		return err
+	// The hooks are not among the members decideOn reads: their types
+	// are checked here, before anything is spliced into them.
+	r := reader{d: e.d}
+	at := r.at(0, "hooks")
+	hooks := r.object(at, "hooks")
+	if r.err != nil {
+		return errkind.BadInput(r.err)
 	}
 	var missing []string
 	texts := map[string][]byte{}
 	for _, stage := range slices.Sorted(maps.Keys(want)) {
 		hook := want[stage]
-		list, err := e.d.member(hooks, stage)
-		if err != nil {
-			return fmt.Errorf("hooks: %w", err)
-		}
-		r := reader{d: e.d}
+		list := r.at(hooks, stage)
 		have := false
 		for h := r.array(list, "hooks."+stage); h >= 0; h = e.d.next(h) {
 			if r.object(h, "hooks."+stage+"[]") >= 0 &&
-				sameHook(specs.Hook{Path: r.str(r.at(h, "path"), "path"), Args: r.strs(r.at(h, "args"), "args")}, hook) {
+				sameHook(specs.Hook{Path: r.str(r.at(h, "path"), "hooks."+stage+"[].path"), Args: r.strs(r.at(h, "args"), "hooks."+stage+"[].args")}, hook) {
 				have = true
 				break
 			}
 		}
 		if r.err != nil {
-			return fmt.Errorf("hooks.%s: %w", stage, r.err)
+			return errkind.BadInput(r.err)
 		}
 		if have {
 			continue
@@ -470,17 +446,12 @@ func (e *editor) hooks(want map[string]specs.Hook) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	if e.d.isNull(hooks) {
+	if hooks < 0 {
 		var members []jsonMember
 		for _, stage := range missing {
 			members = append(members, jsonMember{stage, slices.Concat([]byte{'['}, texts[stage], []byte{']'})})
 		}
-		text := jsonObject(members...)
-		if hooks >= 0 {
-			e.edits.replace(hooks, text)
-		} else {
-			e.edits.addMember(0, "hooks", text)
-		}
+		e.edits.set(0, at, "hooks", jsonObject(members...))
 		return nil
 	}
 	for _, stage := range missing {

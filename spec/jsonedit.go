@@ -56,6 +56,16 @@ func (e *edits) addMember(obj int, name string, value []byte) {
 	e.add(obj, slices.Concat(jsonString(name), []byte{':'}, value))
 }
 
+// set makes member name of object obj text: in place of value i, the
+// member's current value, or added when i is -1.
+func (e *edits) set(obj, i int, name string, text []byte) {
+	if i >= 0 {
+		e.replace(i, text)
+	} else {
+		e.addMember(obj, name, text)
+	}
+}
+
 // replace puts text in place of value i.
 func (e *edits) replace(i int, text []byte) {
 	e.splice = append(e.splice, splice{start: e.d.nodes[i].start, end: e.d.nodes[i].end, text: text})
