@@ -56,7 +56,7 @@ func profileNote(p spec.Profile) string {
 // uninstalling gives back the file it started from. A file left holding
 // nothing but {} is removed (nil).
 func mergeDaemonJSON(current []byte, runtimePath string, uninstall bool) ([]byte, error) {
-	if len(bytes.TrimSpace(current)) == 0 || bytes.Equal(bytes.TrimSpace(current), []byte("null")) {
+	if trimmed := bytes.Trim(current, jsonSpace); len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
 		if uninstall {
 			return current, nil
 		}
@@ -129,6 +129,10 @@ func createdByInstall(data []byte, root jsonObject, runtimes jsonMember) bool {
 		bytes.HasPrefix(data[runtimes.key:], []byte(`"runtimes":{"`+RuntimeName+`":`))
 }
 
+// jsonSpace is JSON's white space; bytes.TrimSpace would also take form
+// feeds and Unicode spaces, which dockerd's decoder refuses.
+const jsonSpace = " \t\r\n"
+
 func splice(data []byte, from, to int, with string) []byte {
 	return slices.Concat(data[:from], []byte(with), data[to:])
 }
@@ -183,7 +187,7 @@ func scanObject(data []byte, off int) (jsonObject, error) {
 		return jsonObject{}, err
 	}
 	obj.close = off + int(dec.InputOffset()) - 1
-	if off == 0 && len(bytes.TrimSpace(data[obj.close+1:])) > 0 {
+	if off == 0 && len(bytes.Trim(data[obj.close+1:], jsonSpace)) > 0 {
 		return jsonObject{}, fmt.Errorf("data after the object")
 	}
 	return obj, nil

@@ -91,6 +91,13 @@ func hadNoEntry(current []byte) bool {
 	if json.Unmarshal(raw, &rt) != nil || rt == nil {
 		return false
 	}
+	// An empty runtimes object crhook fills reads, byte for byte, as one
+	// install created (`{"runtimes":{},"x":1}` and `{"x":1}` install to
+	// the same text), and uninstall takes it away; dockerd reads both
+	// files the same. Every other file comes back as it was.
+	if len(rt) == 0 {
+		return false
+	}
 	_, has := rt[RuntimeName]
 	return !has
 }
