@@ -28,7 +28,7 @@ func Poststart(env Env) (Outcome, error) {
 		return out, err
 	}
 	if st.Pid == 0 {
-		return out, errkind.BadInput(fmt.Errorf("state of container %s has no pid", st.ID))
+		return out, errkind.BadInput(errors.New("state has no pid"))
 	}
 	req, err := spec.ResolveRequest(st.Annotations, env.Config.Policy)
 	if err != nil || !req.OptedIn {

@@ -168,7 +168,7 @@ func readContainerd(o Options, path string, main []byte) (containerdConfig, erro
 	case int64:
 		cfg.version = int(v)
 	default:
-		return cfg, fmt.Errorf("version %v is not a number", v)
+		return cfg, fmt.Errorf("version %#v is not a number; write it without quotes, such as version = 2", v)
 	}
 	if cfg.version < 1 || cfg.version > 3 {
 		return cfg, fmt.Errorf("config version %d is not one crhook knows (1, 2 or 3)", cfg.version)

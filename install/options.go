@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -75,11 +76,19 @@ func (o Options) onHost(path string) string {
 	return filepath.Join(o.HostRoot, path)
 }
 
+// validate checks the options before anything is read: each problem is
+// the admin's to fix (bad input).
 func (o Options) validate() error {
 	var errs []error
 	for name, p := range map[string]string{"crhook-hook": o.Hook, spec.RuntimeBinary: o.Runtime} {
 		if !filepath.IsAbs(p) {
 			errs = append(errs, fmt.Errorf("%s path %q is not absolute", name, p))
+		}
+	}
+	if o.HostRoot != "" {
+		if info, err := os.Stat(o.HostRoot); err != nil || !info.IsDir() {
+			errs = append(errs, fmt.Errorf("host root %s is not a directory: mount the host's / there, or drop --host-root", o.HostRoot))
+			return errkind.BadInput(errors.Join(errs...))
 		}
 	}
 	// Engines skip or fail on a hook program that does not exist (podman's
@@ -90,7 +99,10 @@ func (o Options) validate() error {
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("hook timeout %d must be positive", o.Timeout))
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errkind.BadInput(errors.Join(errs...))
+	}
+	return nil
 }
 
 // hookInstalled reports whether the host has a regular file at Hook.

@@ -44,7 +44,7 @@ func CheckLive(p LiveProcess, req Request) error {
 			ErrNotHeld, pid, status.UID, describeLiveGaps(gaps)))
 	}
 	if profile == ProfileCheckpoint && status.Seccomp != 0 {
-		errs = append(errs, fmt.Errorf("%w: pid %d runs in seccomp mode %d, so criu dump will fail; run the container without a seccomp profile, or the admin can set checkpoint_seccomp = %q",
+		errs = append(errs, fmt.Errorf("%w: pid %d runs in seccomp mode %d, so criu dump will fail; run the container without a seccomp filter (checkpoint_seccomp = %q drops the one in the spec, not one the engine adds after create)",
 			ErrSeccompDump, pid, status.Seccomp, CheckpointSeccompRemove))
 	}
 	if rootMount(p.Mounts) == nil {

@@ -121,7 +121,8 @@ func pidBlockers(d Dump, site RestoreSite) []error {
 		}
 	}
 	if len(high) > 0 {
-		errs = append(errs, fmt.Errorf("%w: PID %s is at or above this PID namespace's pid_max %d", ErrRestoreBlocked, intList(high), site.PIDMax))
+		errs = append(errs, fmt.Errorf("%w: PID %s is at or above this PID namespace's pid_max %d; raise kernel.pid_max above %d on the host (sysctl -w kernel.pid_max=%d)",
+			ErrRestoreBlocked, intList(high), site.PIDMax, slices.Max(high), slices.Max(high)+1))
 	}
 	return errs
 }

@@ -8,9 +8,6 @@ import (
 	"github.com/crhook/crhook/internal/doctor"
 )
 
-// errNotReady is doctor's exit 1.
-var errNotReady = errors.New("this host is not ready: fix the lines marked fail")
-
 func doctorCommand(args []string, _ io.Reader, stdout io.Writer) error {
 	fs, configPath := cli.NewFlags("doctor")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -27,7 +24,7 @@ func doctorCommand(args []string, _ io.Reader, stdout io.Writer) error {
 		return err
 	}
 	if !report.Ready {
-		return errNotReady
+		return errors.New("this host is not ready: " + report.NotReady())
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -27,7 +29,7 @@ func NewFlags(name string) (*flag.FlagSet, *string) {
 
 func ParseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return errkind.BadInput(fmt.Errorf("%w; run `crhook help`", err))
+		return errkind.BadInput(fmt.Errorf("%w; run `%s help`", err, filepath.Base(os.Args[0])))
 	}
 	if fs.NArg() > 0 {
 		return errkind.BadInput(fmt.Errorf("unexpected argument %q", fs.Arg(0)))

@@ -125,7 +125,10 @@ func typeError(msg string) (string, bool) {
 	if want == "bool" {
 		want = "boolean (true or false)"
 	}
-	if field.Type.Kind() == reflect.Slice {
+	switch {
+	case strings.HasPrefix(strings.TrimLeft(goType, "*"), "[]"):
+		return fmt.Sprintf("%s must be a list of %ss, such as [\"a\", \"b\"], not a TOML %s", key, want, tomlKind), true
+	case field.Type.Kind() == reflect.Slice:
 		return fmt.Sprintf("%s must be a list of %ss, not of TOML %ss", key, want, tomlKind), true
 	}
 	return fmt.Sprintf("%s must be a %s, not a TOML %s", key, want, tomlKind), true
@@ -181,7 +184,7 @@ func Parse(data []byte) (Config, error) {
 	}
 	if f.Timeout != nil {
 		d, err := time.ParseDuration(*f.Timeout)
-		if err != nil || d <= 0 || d > 10*time.Minute {
+		if err != nil || d < time.Millisecond || d > 10*time.Minute {
 			return Config{}, fmt.Errorf("timeout %q must be a duration between 1ms and 10m, such as \"5s\"", *f.Timeout)
 		}
 		c.Timeout = d

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,13 +15,24 @@ import (
 )
 
 func TestParse(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want func(*Config)
-		// wantErr is what the error must say; "" for none.
-		wantErr string
-	}{
+	for _, tt := range slices.Concat(parseValidCases(), parseErrorCases()) {
+		t.Run(tt.name, func(t *testing.T) { checkParseCase(t, tt) })
+	}
+}
+
+// parseCase is a config file and the Config or error it must give.
+type parseCase struct {
+	name string
+	in   string
+	want func(*Config)
+	// wantErr is what the error must say; "" for none.
+	wantErr string
+}
+
+// parseValidCases are files Parse accepts; want edits the defaults into
+// the Config they give.
+func parseValidCases() []parseCase {
+	return []parseCase{
 		{name: "empty gives defaults", in: "", want: func(*Config) {}},
 		{
 			name: "everything",
@@ -42,12 +54,20 @@ runtime = "/usr/bin/crun"
 				c.Runtime = "/usr/bin/crun"
 			},
 		},
+	}
+}
+
+// parseErrorCases are files Parse refuses.
+func parseErrorCases() []parseCase {
+	return []parseCase{
 		{name: "unknown key", in: `allow_sys_admin = true`, wantErr: "unknown key allow_sys_admin"},
 		{name: "not toml", in: `{"default_profile": "minimal"}`, wantErr: "line 1: "},
 		{name: "unknown profile", in: `allowed_profiles = ["minimal", "CAP_SYS_ADMIN"]`, wantErr: "CAP_SYS_ADMIN"},
 		{name: "default outside allowed", in: `allowed_profiles = ["minimal"]` + "\n" + `default_profile = "restore"`, wantErr: "restore"},
 		{name: "wrong type", in: `open_clone3 = "yes"`, wantErr: "line 1: open_clone3 must be a boolean (true or false), not a TOML string"},
 		{name: "wrong type in a list", in: "\nallowed_profiles = [1]", wantErr: "line 2: allowed_profiles must be a list of strings, not of TOML integers"},
+		{name: "a string for a list", in: `allowed_profiles = "minimal"`, wantErr: `allowed_profiles must be a list of strings, such as ["a", "b"], not a TOML string`},
+		{name: "a timeout below a millisecond", in: `timeout = "1ns"`, wantErr: `timeout "1ns" must be a duration between 1ms and 10m`},
 		{name: "number for a duration", in: `timeout = 5`, wantErr: `timeout must be a string, not a TOML integer`},
 		{name: "a key without a value", in: `proc_sys = `, wantErr: "line 1: expected value"},
 		{name: "an unknown table", in: "[runc]\npath = \"x\"", wantErr: "unknown key runc"},
@@ -55,24 +75,26 @@ runtime = "/usr/bin/crun"
 		{name: "bad timeout", in: `timeout = "forever"`, wantErr: `timeout "forever" must be a duration`},
 		{name: "zero timeout", in: `timeout = "0s"`, wantErr: `timeout "0s" must be a duration`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse([]byte(tt.in))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
-					t.Fatalf("err = %v, want one line with %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := Default()
-			tt.want(&want)
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("got %+v, want %+v", got, want)
-			}
-		})
+}
+
+// checkParseCase parses tt.in and checks it gives tt's Config, or an
+// error of one line that says tt.wantErr.
+func checkParseCase(t *testing.T, tt parseCase) {
+	t.Helper()
+	got, err := Parse([]byte(tt.in))
+	if tt.wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("err = %v, want one line with %q", err, tt.wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	tt.want(&want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
 

@@ -44,6 +44,16 @@ func ready(lines []Line) bool {
 	return runtime
 }
 
+// NotReady says what to fix on a host that is not ready.
+func (r Report) NotReady() string {
+	for _, l := range r.Lines {
+		if l.Status == StatusFail {
+			return "fix the lines marked fail"
+		}
+	}
+	return "neither runc nor crun is usable; install one (apt-get install runc)"
+}
+
 // WriteText prints the report for a person.
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
@@ -60,7 +70,7 @@ func (r Report) WriteText(w io.Writer) error {
 	if r.Ready {
 		b.WriteString("\nREADY: containers opted in on this host can restore with chosen PIDs\n")
 	} else {
-		b.WriteString("\nNOT READY: fix the lines marked fail\n")
+		b.WriteString("\nNOT READY: " + r.NotReady() + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
