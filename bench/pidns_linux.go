@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -141,19 +140,6 @@ func setPIDMax(job pidJob) (int, error) {
 	return probe.PIDMax()
 }
 
-// lastPID reads ns_last_pid: the PID the allocator handed out last.
-func lastPID() (int, error) {
-	b, err := os.ReadFile(probe.NsLastPIDPath)
-	if err != nil {
-		return 0, fmt.Errorf("read ns_last_pid: %w", err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("parse ns_last_pid: %w", err)
-	}
-	return n, nil
-}
-
 // measureDistance times set_tid placing a block of PIDs right after the
 // allocator's last PID against one just below pid_max, from one process
 // with no exec. The two blocks are interleaved PID by PID, so that load
@@ -162,7 +148,7 @@ func lastPID() (int, error) {
 // where they are from pair to pair.
 func measureDistance(job pidJob, pidMax int, s *pidSamples) error {
 	n := job.Processes
-	last, err := lastPID()
+	last, err := probe.LastPID()
 	if err != nil {
 		return err
 	}
@@ -332,15 +318,8 @@ func landMany(n int) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(pid, &ws, 0, nil)
-			if err == nil {
-				break
-			}
-			if err != unix.EINTR {
-				return 0, fmt.Errorf("wait for %d: %w", pid, err)
-			}
+		if _, err := probe.Reap(pid); err != nil {
+			return 0, err
 		}
 	}
 	return time.Since(start), nil

@@ -24,7 +24,7 @@ func TestPlace(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var last probe.Placement
 			for range 5 {
-				start, err := lastPID()
+				start, err := probe.LastPID()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -34,7 +34,7 @@ func TestPlace(t *testing.T) {
 				}
 				p, created := Place(want, start, 2*tt.ahead+1000, nil)
 				if p.OK() {
-					if _, err := reap(p.Got); err != nil {
+					if _, err := probe.Reap(p.Got); err != nil {
 						t.Fatal(err)
 					}
 					if created < 1 {

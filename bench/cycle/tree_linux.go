@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/crhook/crhook/internal/probe"
 )
 
@@ -54,7 +52,7 @@ func Place(want, last, limit int, ex *Exec) (probe.Placement, int) {
 			return p, created
 		}
 		// A thread of this program took want first: around again.
-		if _, err := reap(got); err != nil {
+		if _, err := probe.Reap(got); err != nil {
 			p.Error = err.Error()
 			return p, created
 		}
@@ -68,7 +66,7 @@ func Place(want, last, limit int, ex *Exec) (probe.Placement, int) {
 // and stops at the first failure.
 func Sequence(pids []int, limit int) ([]probe.Placement, int) {
 	var out []probe.Placement
-	last, err := lastPID()
+	last, err := probe.LastPID()
 	if err != nil {
 		return []probe.Placement{{Want: pids[0], Error: err.Error()}}, 0
 	}
@@ -78,7 +76,7 @@ func Sequence(pids []int, limit int) ([]probe.Placement, int) {
 		last = want
 		created += n
 		if p.OK() {
-			if _, err := reap(p.Got); err != nil {
+			if _, err := probe.Reap(p.Got); err != nil {
 				p.Error = err.Error()
 			}
 		}
@@ -108,7 +106,7 @@ func Tree(self string, pids []int, limit int) (probe.Tree, int, error) {
 	}
 	ex := &Exec{Path: self, Argv: argv, Env: []string{"PATH=/usr/bin:/bin"}, Stdout: w}
 	start := time.Now()
-	last, err := lastPID()
+	last, err := probe.LastPID()
 	if err != nil {
 		w.Close()
 		return probe.Tree{}, 0, err
@@ -120,7 +118,7 @@ func Tree(self string, pids []int, limit int) (probe.Tree, int, error) {
 		return tree, created, nil
 	}
 	report, readErr := io.ReadAll(io.LimitReader(r, 1<<20))
-	status, err := reap(parent.Got)
+	status, err := probe.Reap(parent.Got)
 	tree.Took = time.Since(start)
 	if err != nil {
 		return tree, created, err
@@ -161,36 +159,4 @@ func RunTreeParent(args []string, stdout io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// lastPID is the PID the allocator handed out last in this namespace.
-func lastPID() (int, error) {
-	b, err := os.ReadFile(probe.NsLastPIDPath)
-	if err != nil {
-		return 0, fmt.Errorf("read ns_last_pid: %w", err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("parse ns_last_pid: %w", err)
-	}
-	return n, nil
-}
-
-// reap waits for pid and returns its exit status.
-func reap(pid int) (int, error) {
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("wait for %d: %w", pid, err)
-		}
-		break
-	}
-	if ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
-	}
-	return ws.ExitStatus(), nil
 }

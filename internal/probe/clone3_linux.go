@@ -106,8 +106,8 @@ func parsePIDArgs(args []string, w io.Writer) ([]int, bool) {
 	return nums, true
 }
 
-// reap waits for pid and returns its exit status.
-func reap(pid int) (int, error) {
+// Reap waits for the child pid and returns its exit status.
+func Reap(pid int) (int, error) {
 	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(pid, &ws, 0, nil)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -45,21 +46,28 @@ func placeOne(want int) Placement {
 		return p
 	}
 	p.Got = got
-	if _, err := reap(got); err != nil {
+	if _, err := Reap(got); err != nil {
 		p.Error = err.Error()
 	}
 	return p
 }
 
 // PIDMax reads the PID namespace's pid_max (set_tid must stay below it).
-func PIDMax() (int, error) {
-	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+func PIDMax() (int, error) { return readNumber("/proc/sys/kernel/pid_max") }
+
+// LastPID reads ns_last_pid: the PID the allocator of the caller's PID
+// namespace handed out last.
+func LastPID() (int, error) { return readNumber(NsLastPIDPath) }
+
+// readNumber reads a /proc/sys file that holds one number.
+func readNumber(path string) (int, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, fmt.Errorf("read pid_max: %w", err)
+		return 0, fmt.Errorf("read %s: %w", filepath.Base(path), err)
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		return 0, fmt.Errorf("parse pid_max: %w", err)
+		return 0, fmt.Errorf("parse %s: %w", filepath.Base(path), err)
 	}
 	return n, nil
 }

@@ -67,7 +67,7 @@ func PlaceTree(self string, pids []int) (Tree, error) {
 	}
 	tree.Parent.Got = got
 	report, readErr := io.ReadAll(io.LimitReader(r, 1<<20))
-	status, err := reap(got)
+	status, err := Reap(got)
 	tree.Took = time.Since(start)
 	if err != nil {
 		return tree, err
