@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,14 +14,24 @@ import (
 	"github.com/pelletier/go-toml/v2"
 )
 
+// daemonJSONCase is a daemon.json as the admin left it, before crhook
+// installs into it.
+type daemonJSONCase struct {
+	name     string
+	existing string
+	wantErr  bool
+	// restores: install then uninstall gives these exact bytes back.
+	restores bool
+}
+
 func TestDockerDaemonJSON(t *testing.T) {
-	tests := []struct {
-		name     string
-		existing string
-		wantErr  bool
-		// restores: install then uninstall gives these exact bytes back.
-		restores bool
-	}{
+	for _, tt := range daemonJSONCases() {
+		t.Run(tt.name, func(t *testing.T) { checkDaemonJSONCase(t, tt) })
+	}
+}
+
+func daemonJSONCases() []daemonJSONCase {
+	return []daemonJSONCase{
 		{name: "no file"},
 		{name: "empty file", existing: "  \n"},
 		{name: "other settings and runtimes", restores: true, existing: `{"log-driver":"journald","runtimes":{"nvidia":{"path":"nvidia-container-runtime","runtimeArgs":[]}},"default-runtime":"runc","features":{"buildkit":true}}`},
@@ -32,56 +43,71 @@ func TestDockerDaemonJSON(t *testing.T) {
 		{name: "not json", existing: `{"log-driver":`, wantErr: true},
 		{name: "runtimes of the wrong type", existing: `{"runtimes":["crhook"]}`, wantErr: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o, ok := installOver(t, tt.existing, 0o600, Docker, tt.wantErr)
-			if !ok {
-				return
-			}
-			got := readJSON(t, o.EngineConfig)
-			runtimes := got["runtimes"].(map[string]any)
-			if runtimes["crhook"].(map[string]any)["path"] != o.Runtime {
-				t.Errorf("runtimes: %v", runtimes)
-			}
-			if tt.existing != "" && strings.TrimSpace(tt.existing) != "" {
-				before := map[string]any{}
-				if err := json.Unmarshal([]byte(tt.existing), &before); err != nil {
-					t.Fatal(err)
-				}
-				for k, v := range before {
-					if k == "runtimes" {
-						continue
-					}
-					if !equalJSON(t, got[k], v) {
-						t.Errorf("setting %s changed: %v -> %v", k, v, got[k])
-					}
-				}
-				beforeRuntimes, _ := before["runtimes"].(map[string]any)
-				if nv, ok := beforeRuntimes["nvidia"]; ok && !equalJSON(t, runtimes["nvidia"], nv) {
-					t.Error("the nvidia runtime entry changed")
-				}
-			}
-			if info, err := os.Stat(o.EngineConfig); tt.existing != "" && (err != nil || info.Mode().Perm() != 0o600) {
-				t.Errorf("mode not kept: %v", info.Mode())
-			}
-			undo, err := Docker(o, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := undo.Apply(io.Discard); err != nil {
-				t.Fatal(err)
-			}
-			// Uninstall cuts out exactly what install put in: a file that
-			// held no crhook entry comes back byte for byte; one left with
-			// nothing but {} is removed.
-			after, err := os.ReadFile(o.EngineConfig)
-			switch {
-			case tt.restores && (err != nil || string(after) != tt.existing):
-				t.Errorf("install then uninstall did not give the file back (%v):\nbefore %q\nafter  %q", err, tt.existing, after)
-			case !tt.restores && err == nil && strings.Contains(string(after), `"crhook"`):
-				t.Errorf("uninstall left the crhook runtime: %s", after)
-			}
-		})
+}
+
+// checkDaemonJSONCase installs into tt's daemon.json, checks crhook's
+// runtime is added and nothing else changed, then uninstalls.
+func checkDaemonJSONCase(t *testing.T, tt daemonJSONCase) {
+	t.Helper()
+	o, ok := installOver(t, tt.existing, 0o600, Docker, tt.wantErr)
+	if !ok {
+		return
+	}
+	got := readJSON(t, o.EngineConfig)
+	runtimes := got["runtimes"].(map[string]any)
+	if runtimes["crhook"].(map[string]any)["path"] != o.Runtime {
+		t.Errorf("runtimes: %v", runtimes)
+	}
+	if tt.existing != "" && strings.TrimSpace(tt.existing) != "" {
+		checkDaemonJSONKept(t, tt.existing, got, runtimes)
+	}
+	if info, err := os.Stat(o.EngineConfig); tt.existing != "" && (err != nil || info.Mode().Perm() != 0o600) {
+		t.Errorf("mode not kept: %v", info.Mode())
+	}
+	checkDockerUninstall(t, o, tt)
+}
+
+// checkDaemonJSONKept checks every setting of existing but crhook's
+// runtime survived install into got, the nvidia runtime included.
+func checkDaemonJSONKept(t *testing.T, existing string, got, runtimes map[string]any) {
+	t.Helper()
+	before := map[string]any{}
+	if err := json.Unmarshal([]byte(existing), &before); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range before {
+		if k == "runtimes" {
+			continue
+		}
+		if !equalJSON(t, got[k], v) {
+			t.Errorf("setting %s changed: %v -> %v", k, v, got[k])
+		}
+	}
+	beforeRuntimes, _ := before["runtimes"].(map[string]any)
+	if nv, ok := beforeRuntimes["nvidia"]; ok && !equalJSON(t, runtimes["nvidia"], nv) {
+		t.Error("the nvidia runtime entry changed")
+	}
+}
+
+// checkDockerUninstall uninstalls and checks crhook's runtime is gone.
+// Uninstall cuts out exactly what install put in: a file that held no
+// crhook entry comes back byte for byte; one left with nothing but {} is
+// removed.
+func checkDockerUninstall(t *testing.T, o Options, tt daemonJSONCase) {
+	t.Helper()
+	undo, err := Docker(o, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := undo.Apply(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(o.EngineConfig)
+	switch {
+	case tt.restores && (err != nil || string(after) != tt.existing):
+		t.Errorf("install then uninstall did not give the file back (%v):\nbefore %q\nafter  %q", err, tt.existing, after)
+	case !tt.restores && err == nil && strings.Contains(string(after), `"crhook"`):
+		t.Errorf("uninstall left the crhook runtime: %s", after)
 	}
 }
 
@@ -132,7 +158,24 @@ func equalJSON(t *testing.T, a, b any) bool {
 	return bytes.Equal(ja, jb)
 }
 
+// containerdConfigCase is a containerd config as the admin left it, and
+// the table crhook's runtime entry must land in.
+type containerdConfigCase struct {
+	name      string
+	existing  string
+	wantTable string
+	wantErr   bool
+	// dropIn: the entry goes into conf.d, imported by the main file.
+	dropIn bool
+}
+
 func TestContainerdConfig(t *testing.T) {
+	for _, tt := range containerdConfigCases() {
+		t.Run(tt.name, func(t *testing.T) { checkContainerdConfigCase(t, tt) })
+	}
+}
+
+func containerdConfigCases() []containerdConfigCase {
 	const v2 = `# my containerd config
 version = 2
 root = "/var/lib/containerd"
@@ -143,14 +186,7 @@ root = "/var/lib/containerd"
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
   runtime_type = "io.containerd.runc.v2"
 `
-	tests := []struct {
-		name      string
-		existing  string
-		wantTable string
-		wantErr   bool
-		// dropIn: the entry goes into conf.d, imported by the main file.
-		dropIn bool
-	}{
+	return []containerdConfigCase{
 		{name: "no file", wantTable: `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook`},
 		{name: "version 2", existing: v2, wantTable: `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook`},
 		{name: "version 1", existing: "[plugins.cri]\n  sandbox_image = \"pause\"\n", wantTable: `plugins.cri.containerd.runtimes.crhook`},
@@ -160,66 +196,90 @@ root = "/var/lib/containerd"
 		{name: "broken toml", existing: "version = \n", wantErr: true},
 		{name: "admin defined crhook already", existing: v2 + "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crhook]\n  runtime_type = \"x\"\n", wantErr: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o, ok := installOver(t, tt.existing, 0o644, Containerd, tt.wantErr)
-			if !ok {
-				return
-			}
-			data, err := os.ReadFile(o.EngineConfig)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.dropIn {
-				// containerd 2.x: the main file only imports crhook's drop-in.
-				dropIn := filepath.Join(filepath.Dir(o.EngineConfig), containerdDropIn)
-				want := "imports = [" + strconv.Quote(dropIn) + "]" + importsMarker + "\n" + tt.existing
-				if string(data) != want {
-					t.Errorf("main file:\n%s\nwant\n%s", data, want)
-				}
-				if data, err = os.ReadFile(dropIn); err != nil {
-					t.Fatal(err)
-				}
-			} else if !strings.HasPrefix(string(data), strings.TrimSuffix(tt.existing, "\n")) {
-				t.Errorf("the admin's part was rewritten:\n%s", data)
-			}
-			var cfg map[string]any
-			if err := toml.Unmarshal(data, &cfg); err != nil {
-				t.Fatalf("result does not parse: %v\n%s", err, data)
-			}
-			entry := lookup(cfg, tomlPath(tt.wantTable))
-			if entry == nil || entry["runtime_type"] != "io.containerd.runc.v2" ||
-				entry["options"].(map[string]any)["BinaryName"] != o.Runtime {
-				t.Fatalf("runtime entry at %s: %v\n%s", tt.wantTable, entry, data)
-			}
-			if pa := entry["pod_annotations"].([]any); len(pa) != 1 || pa[0] != "io.crhook.*" {
-				t.Errorf("pod_annotations %v", pa)
-			}
-			again, err := Containerd(o, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if pending, _ := again.pending(); len(pending) != 0 {
-				t.Error("a second install would change the file")
-			}
-			undo, err := Containerd(o, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := undo.Apply(io.Discard); err != nil {
-				t.Fatal(err)
-			}
-			restored, err := os.ReadFile(o.EngineConfig)
-			if tt.existing == "" {
-				if !os.IsNotExist(err) {
-					t.Errorf("uninstall should remove a file that held only crhook's block: %v %q", err, restored)
-				}
-				return
-			}
-			if want := strings.TrimSuffix(tt.existing, "\n") + "\n"; string(restored) != want {
-				t.Errorf("uninstall did not restore the file:\n%q\nwant\n%q", restored, want)
-			}
-		})
+}
+
+// checkContainerdConfigCase installs into tt's config, checks the entry,
+// that a second install changes nothing, and that uninstall restores it.
+func checkContainerdConfigCase(t *testing.T, tt containerdConfigCase) {
+	t.Helper()
+	o, ok := installOver(t, tt.existing, 0o644, Containerd, tt.wantErr)
+	if !ok {
+		return
+	}
+	data := readContainerdEntryFile(t, o, tt)
+	checkContainerdEntry(t, o, tt.wantTable, data)
+	again, err := Containerd(o, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := again.pending(); len(pending) != 0 {
+		t.Error("a second install would change the file")
+	}
+	checkContainerdUninstall(t, o, tt.existing)
+}
+
+// readContainerdEntryFile returns the file that holds crhook's entry
+// after install, having checked the main file kept the admin's part.
+func readContainerdEntryFile(t *testing.T, o Options, tt containerdConfigCase) []byte {
+	t.Helper()
+	data, err := os.ReadFile(o.EngineConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt.dropIn {
+		// containerd 2.x: the main file only imports crhook's drop-in.
+		dropIn := filepath.Join(filepath.Dir(o.EngineConfig), containerdDropIn)
+		want := "imports = [" + strconv.Quote(dropIn) + "]" + importsMarker + "\n" + tt.existing
+		if string(data) != want {
+			t.Errorf("main file:\n%s\nwant\n%s", data, want)
+		}
+		if data, err = os.ReadFile(dropIn); err != nil {
+			t.Fatal(err)
+		}
+	} else if !strings.HasPrefix(string(data), strings.TrimSuffix(tt.existing, "\n")) {
+		t.Errorf("the admin's part was rewritten:\n%s", data)
+	}
+	return data
+}
+
+// checkContainerdEntry checks data holds, at table, a runc v2 entry
+// running crhook's runtime that passes crhook's annotations to pods.
+func checkContainerdEntry(t *testing.T, o Options, table string, data []byte) {
+	t.Helper()
+	var cfg map[string]any
+	if err := toml.Unmarshal(data, &cfg); err != nil {
+		t.Fatalf("result does not parse: %v\n%s", err, data)
+	}
+	entry := lookup(cfg, tomlPath(table))
+	if entry == nil || entry["runtime_type"] != "io.containerd.runc.v2" ||
+		entry["options"].(map[string]any)["BinaryName"] != o.Runtime {
+		t.Fatalf("runtime entry at %s: %v\n%s", table, entry, data)
+	}
+	if pa := entry["pod_annotations"].([]any); len(pa) != 1 || pa[0] != "io.crhook.*" {
+		t.Errorf("pod_annotations %v", pa)
+	}
+}
+
+// checkContainerdUninstall uninstalls and checks the config is back to
+// existing, or gone when there was none.
+func checkContainerdUninstall(t *testing.T, o Options, existing string) {
+	t.Helper()
+	undo, err := Containerd(o, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := undo.Apply(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	restored, err := os.ReadFile(o.EngineConfig)
+	if existing == "" {
+		if !os.IsNotExist(err) {
+			t.Errorf("uninstall should remove a file that held only crhook's block: %v %q", err, restored)
+		}
+		return
+	}
+	if want := strings.TrimSuffix(existing, "\n") + "\n"; string(restored) != want {
+		t.Errorf("uninstall did not restore the file:\n%q\nwant\n%q", restored, want)
 	}
 }
 
@@ -409,21 +469,36 @@ func TestHostRootLinkStaysInside(t *testing.T) {
 // must agree on the cgroup driver), read as containerd reads the config,
 // imports included.
 func TestContainerdKeepsRuncSettings(t *testing.T) {
-	const cri2 = `plugins."io.containerd.grpc.v1.cri".containerd`
-	tests := []struct {
-		name    string
-		main    string
-		imports map[string]string
-		// want are keys of crhook's entry (options.X for its options).
-		want    map[string]any
-		path    string
-		dropIn  bool
-		mainOut string // the main file after install, when it must be exact
-		// entryIn is the import that must hold crhook's block: the last
-		// file with the CRI table, which containerd 1.x takes whole.
-		entryIn string
-	}{
-		{name: "version 2, SystemdCgroup and more", path: cri2, main: `version = 2
+	tests := slices.Concat(runcSettingsInOneFileCases(), runcSettingsInImportsCases())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkRuncSettingsCase(t, tt) })
+	}
+}
+
+// runcSettingsCase is a containerd config, imports included, and what
+// crhook's entry must take from its runc runtime.
+type runcSettingsCase struct {
+	name    string
+	main    string
+	imports map[string]string
+	// want are keys of crhook's entry (options.X for its options).
+	want    map[string]any
+	path    string
+	dropIn  bool
+	mainOut string // the main file after install, when it must be exact
+	// entryIn is the import that must hold crhook's block: the last
+	// file with the CRI table, which containerd 1.x takes whole.
+	entryIn string
+}
+
+// containerdCRIv2 is the CRI plugin's containerd table in a version 2
+// config.
+const containerdCRIv2 = `plugins."io.containerd.grpc.v1.cri".containerd`
+
+// runcSettingsInOneFileCases keep every setting in the main file.
+func runcSettingsInOneFileCases() []runcSettingsCase {
+	return []runcSettingsCase{
+		{name: "version 2, SystemdCgroup and more", path: containerdCRIv2, main: `version = 2
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
   runtime_type = "io.containerd.runc.v2"
   privileged_without_host_devices = true
@@ -435,7 +510,7 @@ func TestContainerdKeepsRuncSettings(t *testing.T) {
     BinaryName = "/usr/sbin/runc"
 `, want: map[string]any{"options.SystemdCgroup": true, "options.Root": "/run/containerd/runc", "options.NoPivotRoot": true,
 			"privileged_without_host_devices": true, "pod_annotations": []any{"example.com/x", "io.crhook.*"}}},
-		{name: "version 2, the default runtime by another name", path: cri2, main: `version = 2
+		{name: "version 2, the default runtime by another name", path: containerdCRIv2, main: `version = 2
 [plugins."io.containerd.grpc.v1.cri".containerd]
   default_runtime_name = "node-runc"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.node-runc]
@@ -443,7 +518,7 @@ func TestContainerdKeepsRuncSettings(t *testing.T) {
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.node-runc.options]
       SystemdCgroup = true
 `, want: map[string]any{"options.SystemdCgroup": true}},
-		{name: "version 2, a default runtime that is not runc", path: cri2, main: `version = 2
+		{name: "version 2, a default runtime that is not runc", path: containerdCRIv2, main: `version = 2
 [plugins."io.containerd.grpc.v1.cri".containerd]
   default_runtime_name = "kata"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]
@@ -460,7 +535,14 @@ func TestContainerdKeepsRuncSettings(t *testing.T) {
   [plugins.cri.containerd.runtimes.runc.options]
     SystemdCgroup = true
 `, want: map[string]any{"options.SystemdCgroup": true}},
-		{name: "version 2, runc settings in an import (a plugin table replaced whole)", path: cri2, main: "version = 2\nimports = [\"node.toml\"]\n" + `[plugins."io.containerd.grpc.v1.cri"]
+	}
+}
+
+// runcSettingsInImportsCases spread the config over imports, or have
+// crhook's entry go into a drop-in.
+func runcSettingsInImportsCases() []runcSettingsCase {
+	return []runcSettingsCase{
+		{name: "version 2, runc settings in an import (a plugin table replaced whole)", path: containerdCRIv2, main: "version = 2\nimports = [\"node.toml\"]\n" + `[plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "pause"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
     SystemdCgroup = false
@@ -479,79 +561,106 @@ func TestContainerdKeepsRuncSettings(t *testing.T) {
 			main: "imports = [\"/etc/containerd/other.toml\"]\nversion = 3\n",
 			want: map[string]any{"options.BinaryName": "/usr/local/bin/crhook-runtime"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o := testOptions(t)
-			dir := filepath.Dir(o.EngineConfig)
-			mustWrite(t, o.EngineConfig, tt.main)
-			for name, text := range tt.imports {
-				mustWrite(t, filepath.Join(dir, name), text)
-			}
-			plan, err := Containerd(o, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := plan.Apply(io.Discard); err != nil {
-				t.Fatal(err)
-			}
-			main, err := os.ReadFile(o.EngineConfig)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.mainOut != "" && string(main) != tt.mainOut {
-				t.Errorf("main file:\n%s\nwant\n%s", main, tt.mainOut)
-			}
-			entryFile := main
-			dropIn := filepath.Join(dir, containerdDropIn)
-			switch {
-			case tt.dropIn:
-				if entryFile, err = os.ReadFile(dropIn); err != nil {
-					t.Fatal(err)
-				}
-			case tt.entryIn != "":
-				if entryFile, err = os.ReadFile(filepath.Join(dir, tt.entryIn)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var cfg map[string]any
-			if err := toml.Unmarshal(entryFile, &cfg); err != nil {
-				t.Fatalf("does not parse: %v\n%s", err, entryFile)
-			}
-			entry := lookup(cfg, append(tomlPath(tt.path), "runtimes", RuntimeName))
-			if entry == nil {
-				t.Fatalf("no crhook entry:\n%s", entryFile)
-			}
-			if got := entry["options"].(map[string]any)["BinaryName"]; got != o.Runtime {
-				t.Errorf("BinaryName %v, want crhook-runtime", got)
-			}
-			for key, want := range tt.want {
-				table, k := entry, key
-				if rest, ok := strings.CutPrefix(key, "options."); ok {
-					table, k = entry["options"].(map[string]any), rest
-				}
-				if got := table[k]; !equalJSON(t, got, want) {
-					t.Errorf("%s = %v, want %v\n%s", key, got, want, entryFile)
-				}
-			}
-			undo, err := Containerd(o, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := undo.Apply(io.Discard); err != nil {
-				t.Fatal(err)
-			}
-			if got, _ := os.ReadFile(o.EngineConfig); string(got) != tt.main {
-				t.Errorf("uninstall did not give back the main file:\n%s\nwant\n%s", got, tt.main)
-			}
-			for name, text := range tt.imports {
-				if got, _ := os.ReadFile(filepath.Join(dir, name)); string(got) != text {
-					t.Errorf("uninstall did not give back %s:\n%s", name, got)
-				}
-			}
-			if _, err := os.Stat(dropIn); !os.IsNotExist(err) {
-				t.Errorf("uninstall left the drop-in: %v", err)
-			}
-		})
+}
+
+// checkRuncSettingsCase installs into tt's config, checks crhook's entry
+// carries the runc settings, then uninstalls.
+func checkRuncSettingsCase(t *testing.T, tt runcSettingsCase) {
+	t.Helper()
+	o := testOptions(t)
+	dir := filepath.Dir(o.EngineConfig)
+	mustWrite(t, o.EngineConfig, tt.main)
+	for name, text := range tt.imports {
+		mustWrite(t, filepath.Join(dir, name), text)
+	}
+	plan, err := Containerd(o, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Apply(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	entryFile := readRuncSettingsEntryFile(t, o, tt)
+	checkRuncSettingsEntry(t, o, tt, entryFile)
+	checkRuncSettingsUninstall(t, o, tt)
+}
+
+// readRuncSettingsEntryFile returns the file that must hold crhook's
+// entry after install: the drop-in, tt's entryIn or the main file, which
+// must then read as tt's mainOut says.
+func readRuncSettingsEntryFile(t *testing.T, o Options, tt runcSettingsCase) []byte {
+	t.Helper()
+	dir := filepath.Dir(o.EngineConfig)
+	main, err := os.ReadFile(o.EngineConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt.mainOut != "" && string(main) != tt.mainOut {
+		t.Errorf("main file:\n%s\nwant\n%s", main, tt.mainOut)
+	}
+	entryFile := main
+	dropIn := filepath.Join(dir, containerdDropIn)
+	switch {
+	case tt.dropIn:
+		if entryFile, err = os.ReadFile(dropIn); err != nil {
+			t.Fatal(err)
+		}
+	case tt.entryIn != "":
+		if entryFile, err = os.ReadFile(filepath.Join(dir, tt.entryIn)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return entryFile
+}
+
+// checkRuncSettingsEntry checks crhook's entry in entryFile runs
+// crhook's runtime and holds every key tt wants.
+func checkRuncSettingsEntry(t *testing.T, o Options, tt runcSettingsCase, entryFile []byte) {
+	t.Helper()
+	var cfg map[string]any
+	if err := toml.Unmarshal(entryFile, &cfg); err != nil {
+		t.Fatalf("does not parse: %v\n%s", err, entryFile)
+	}
+	entry := lookup(cfg, append(tomlPath(tt.path), "runtimes", RuntimeName))
+	if entry == nil {
+		t.Fatalf("no crhook entry:\n%s", entryFile)
+	}
+	if got := entry["options"].(map[string]any)["BinaryName"]; got != o.Runtime {
+		t.Errorf("BinaryName %v, want crhook-runtime", got)
+	}
+	for key, want := range tt.want {
+		table, k := entry, key
+		if rest, ok := strings.CutPrefix(key, "options."); ok {
+			table, k = entry["options"].(map[string]any), rest
+		}
+		if got := table[k]; !equalJSON(t, got, want) {
+			t.Errorf("%s = %v, want %v\n%s", key, got, want, entryFile)
+		}
+	}
+}
+
+// checkRuncSettingsUninstall uninstalls and checks the main file and
+// every import are back as they were and the drop-in is gone.
+func checkRuncSettingsUninstall(t *testing.T, o Options, tt runcSettingsCase) {
+	t.Helper()
+	dir := filepath.Dir(o.EngineConfig)
+	undo, err := Containerd(o, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := undo.Apply(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(o.EngineConfig); string(got) != tt.main {
+		t.Errorf("uninstall did not give back the main file:\n%s\nwant\n%s", got, tt.main)
+	}
+	for name, text := range tt.imports {
+		if got, _ := os.ReadFile(filepath.Join(dir, name)); string(got) != text {
+			t.Errorf("uninstall did not give back %s:\n%s", name, got)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, containerdDropIn)); !os.IsNotExist(err) {
+		t.Errorf("uninstall left the drop-in: %v", err)
 	}
 }
 

@@ -233,6 +233,16 @@ func checkAdjust(t *testing.T, raw []byte, opts Options) (Result, error) {
 		}
 		return res, err
 	}
+	checkAdjustedOutput(t, raw, in, res, opts)
+	return res, err
+}
+
+// checkAdjustedOutput holds a spec Adjust changed to its promises: the
+// output parses, adjusts to itself, keeps /proc/sys read-only, gains no
+// capability beyond the profile, passes createRuntime's checks and keeps
+// what crhook does not edit.
+func checkAdjustedOutput(t *testing.T, raw []byte, in *specs.Spec, res Result, opts Options) {
+	t.Helper()
 	if len(res.Changes) == 0 {
 		t.Error("changed spec lists no changes")
 	}
@@ -253,7 +263,6 @@ func checkAdjust(t *testing.T, raw []byte, opts Options) (Result, error) {
 	checkAddedCaps(t, in, out, opts.Policy, res.Request.Profile)
 	checkVerifies(t, out, res.Request, opts.Policy)
 	checkUntouched(t, raw, res.Output, checkSeccompRemoval(t, in, out, res.Request, opts.Policy))
-	return res, err
 }
 
 // checkSeccompRemoval reports whether Adjust dropped the seccomp filter,

@@ -13,38 +13,33 @@ import (
 	"github.com/crhook/crhook/internal/errkind"
 )
 
-func TestAdjust(t *testing.T) {
-	hooks := map[string]specs.Hook{
-		"createRuntime": {Path: "/usr/local/bin/crhook", Args: []string{"crhook", "createRuntime"}},
-		"poststart":     {Path: "/usr/local/bin/crhook", Args: []string{"crhook", "poststart"}},
-	}
-	addReadonly := DefaultPolicy()
-	addReadonly.ProcSys = ProcSysAddReadonly
-	closedClone3 := DefaultPolicy()
-	closedClone3.OpenClone3 = false
-	checkpointAllowed := DefaultPolicy()
-	checkpointAllowed.AllowedProfiles = Profiles
-	removeSeccomp := checkpointAllowed
-	removeSeccomp.CheckpointSeccomp = CheckpointSeccompRemove
-	writable := func(s *specs.Spec) *specs.Spec {
-		s.Linux.ReadonlyPaths = slices.DeleteFunc(s.Linux.ReadonlyPaths, func(p string) bool { return p == ProcSys })
-		return s
-	}
+// adjustCase is one spec given to Adjust and what must come of it.
+type adjustCase struct {
+	name    string
+	spec    *specs.Spec
+	opts    Options
+	wantErr error
+	// wantSets lists the sets that must hold every cap of wantProfile.
+	wantProfile Profile
+	wantSets    []CapSet
+	// wantSeccompEdit says whether clone3 had to be let through.
+	wantSeccompEdit bool
+	// wantNoSeccomp says the seccomp profile must be gone.
+	wantNoSeccomp bool
+	wantHooks     bool
+}
 
-	tests := []struct {
-		name    string
-		spec    *specs.Spec
-		opts    Options
-		wantErr error
-		// wantSets lists the sets that must hold every cap of wantProfile.
-		wantProfile Profile
-		wantSets    []CapSet
-		// wantSeccompEdit says whether clone3 had to be let through.
-		wantSeccompEdit bool
-		// wantNoSeccomp says the seccomp profile must be gone.
-		wantNoSeccomp bool
-		wantHooks     bool
-	}{
+func TestAdjust(t *testing.T) {
+	tests := slices.Concat(adjustUserCases(t), adjustClone3Cases(t), adjustProcSysCases(t),
+		adjustCheckpointCases(t), adjustBadInputCases(t), adjustPatchCases(t))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkAdjustCase(t, tt) })
+	}
+}
+
+// adjustUserCases grant the profile to the process's user, whoever it is.
+func adjustUserCases(t *testing.T) []adjustCase {
+	return []adjustCase{
 		{
 			name:        "runc default as uid 1000, minimal",
 			spec:        optIn(runcSpec(t), ""),
@@ -63,6 +58,15 @@ func TestAdjust(t *testing.T) {
 			wantProfile: ProfileMinimal,
 			wantSets:    RequiredSets(1000),
 		},
+	}
+}
+
+// adjustClone3Cases open clone3 in a seccomp filter, or refuse to when
+// the policy or another rule says no.
+func adjustClone3Cases(t *testing.T) []adjustCase {
+	closedClone3 := DefaultPolicy()
+	closedClone3.OpenClone3 = false
+	return []adjustCase{
 		{
 			name:            "docker seccomp gets clone3 opened",
 			spec:            optIn(withDockerSeccomp(t, runcSpec(t)), ""),
@@ -75,18 +79,6 @@ func TestAdjust(t *testing.T) {
 			spec:    optIn(withDockerSeccomp(t, runcSpec(t)), ""),
 			opts:    Options{Policy: closedClone3},
 			wantErr: ErrClone3Blocked,
-		},
-		{
-			name:    "writable /proc/sys is refused",
-			spec:    optIn(writable(runcSpec(t)), ""),
-			wantErr: ErrProcSysWritable,
-		},
-		{
-			name:        "writable /proc/sys made read-only when the admin says so",
-			spec:        optIn(writable(runcSpec(t)), ""),
-			opts:        Options{Policy: addReadonly},
-			wantProfile: ProfileMinimal,
-			wantSets:    RequiredSets(1000),
 		},
 		{
 			name: "a clone3 rule for a seccomp agent is never edited",
@@ -115,6 +107,42 @@ func TestAdjust(t *testing.T) {
 			}(),
 			wantErr: ErrClone3Blocked,
 		},
+	}
+}
+
+// adjustProcSysCases refuse a writable /proc/sys unless the admin lets
+// crhook make it read-only.
+func adjustProcSysCases(t *testing.T) []adjustCase {
+	addReadonly := DefaultPolicy()
+	addReadonly.ProcSys = ProcSysAddReadonly
+	writable := func(s *specs.Spec) *specs.Spec {
+		s.Linux.ReadonlyPaths = slices.DeleteFunc(s.Linux.ReadonlyPaths, func(p string) bool { return p == ProcSys })
+		return s
+	}
+	return []adjustCase{
+		{
+			name:    "writable /proc/sys is refused",
+			spec:    optIn(writable(runcSpec(t)), ""),
+			wantErr: ErrProcSysWritable,
+		},
+		{
+			name:        "writable /proc/sys made read-only when the admin says so",
+			spec:        optIn(writable(runcSpec(t)), ""),
+			opts:        Options{Policy: addReadonly},
+			wantProfile: ProfileMinimal,
+			wantSets:    RequiredSets(1000),
+		},
+	}
+}
+
+// adjustCheckpointCases grant the checkpoint profile only when allowed,
+// and under a seccomp filter only when the admin chose to drop it.
+func adjustCheckpointCases(t *testing.T) []adjustCase {
+	checkpointAllowed := DefaultPolicy()
+	checkpointAllowed.AllowedProfiles = Profiles
+	removeSeccomp := checkpointAllowed
+	removeSeccomp.CheckpointSeccomp = CheckpointSeccompRemove
+	return []adjustCase{
 		{
 			name:    "checkpoint profile is not allowed by default",
 			spec:    optIn(runcSpec(t), "checkpoint"),
@@ -150,6 +178,12 @@ func TestAdjust(t *testing.T) {
 			wantSets:        RequiredSets(1000),
 			wantSeccompEdit: true,
 		},
+	}
+}
+
+// adjustBadInputCases are specs crhook cannot read safely.
+func adjustBadInputCases(t *testing.T) []adjustCase {
+	return []adjustCase{
 		{
 			name:    "hostile profile value",
 			spec:    optIn(runcSpec(t), "minimal; CAP_SYS_ADMIN"),
@@ -169,6 +203,17 @@ func TestAdjust(t *testing.T) {
 			spec:    func() *specs.Spec { s := optIn(runcSpec(t), ""); s.Process = nil; return s }(),
 			wantErr: errkind.ErrBadInput,
 		},
+	}
+}
+
+// adjustPatchCases opt in through Options, as crhook patch does, rather
+// than through annotations.
+func adjustPatchCases(t *testing.T) []adjustCase {
+	hooks := map[string]specs.Hook{
+		"createRuntime": {Path: "/usr/local/bin/crhook", Args: []string{"crhook", "createRuntime"}},
+		"poststart":     {Path: "/usr/local/bin/crhook", Args: []string{"crhook", "poststart"}},
+	}
+	return []adjustCase{
 		{
 			name:        "patch opts in and registers hooks",
 			spec:        runcSpec(t),
@@ -178,75 +223,105 @@ func TestAdjust(t *testing.T) {
 			wantHooks:   true,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.opts.Policy.DefaultProfile == "" {
-				tt.opts.Policy = DefaultPolicy()
+}
+
+// checkAdjustCase runs Adjust on tt's spec and checks the result against
+// what tt wants.
+func checkAdjustCase(t *testing.T, tt adjustCase) {
+	t.Helper()
+	if tt.opts.Policy.DefaultProfile == "" {
+		tt.opts.Policy = DefaultPolicy()
+	}
+	in := withExtension(t, encode(t, tt.spec))
+	res, err := Adjust(in, tt.opts)
+	if tt.wantErr != nil {
+		if !errors.Is(err, tt.wantErr) {
+			t.Fatalf("err = %v, want %v", err, tt.wantErr)
+		}
+		if !bytes.Equal(res.Output, in) {
+			t.Fatal("a refused spec must come back unchanged")
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Changed || len(res.Changes) == 0 {
+		t.Fatal("expected changes")
+	}
+	out, err := Parse(res.Output)
+	if err != nil {
+		t.Fatalf("output does not parse: %v", err)
+	}
+	checkAdjustedCaps(t, tt, res, out)
+	checkAdjustedConfinement(t, tt, res, out)
+	assertExtensionKept(t, res.Output)
+	if tt.wantHooks {
+		checkAdjustedHooks(t, tt, res, out)
+	}
+	checkAdjustIsIdempotent(t, tt.opts, res)
+}
+
+// checkAdjustedCaps checks the profile granted: every wanted set holds
+// all its capabilities, and nothing beyond it was added.
+func checkAdjustedCaps(t *testing.T, tt adjustCase, res Result, out *specs.Spec) {
+	t.Helper()
+	if res.Request.Profile != tt.wantProfile {
+		t.Errorf("profile = %q, want %q", res.Request.Profile, tt.wantProfile)
+	}
+	for _, set := range tt.wantSets {
+		for _, c := range tt.wantProfile.Capabilities() {
+			if !slices.Contains(setOf(out.Process.Capabilities, set), c) {
+				t.Errorf("%s lacks %s", set, c)
 			}
-			in := withExtension(t, encode(t, tt.spec))
-			res, err := Adjust(in, tt.opts)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				if !bytes.Equal(res.Output, in) {
-					t.Fatal("a refused spec must come back unchanged")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !res.Changed || len(res.Changes) == 0 {
-				t.Fatal("expected changes")
-			}
-			out, err := Parse(res.Output)
-			if err != nil {
-				t.Fatalf("output does not parse: %v", err)
-			}
-			if res.Request.Profile != tt.wantProfile {
-				t.Errorf("profile = %q, want %q", res.Request.Profile, tt.wantProfile)
-			}
-			for _, set := range tt.wantSets {
-				for _, c := range tt.wantProfile.Capabilities() {
-					if !slices.Contains(setOf(out.Process.Capabilities, set), c) {
-						t.Errorf("%s lacks %s", set, c)
-					}
-				}
-			}
-			assertAddsOnlyProfileCaps(t, tt.spec, out, tt.wantProfile)
-			if ProcSysRule(out) == "" {
-				t.Error("output has writable /proc/sys")
-			}
-			if v := Clone3Verdict(out.Linux.Seccomp); !v.Allowed {
-				t.Errorf("clone3 still blocked: %s", v.Why)
-			}
-			if gone := InstallsFilter(tt.spec.Linux.Seccomp) && out.Linux.Seccomp == nil; gone != tt.wantNoSeccomp {
-				t.Errorf("seccomp removed = %v, want %v", gone, tt.wantNoSeccomp)
-			}
-			if edited := strings.Contains(strings.Join(res.Changes, "\n"), "seccomp"); edited != tt.wantSeccompEdit {
-				t.Errorf("seccomp edited = %v, want %v (changes: %v)", edited, tt.wantSeccompEdit, res.Changes)
-			}
-			assertExtensionKept(t, res.Output)
-			if tt.wantHooks {
-				full := decodeFull(t, res.Output)
-				for stage, h := range tt.opts.Hooks {
-					if !slices.ContainsFunc(hooksOf(full, stage), func(got specs.Hook) bool { return sameHook(got, h) }) {
-						t.Errorf("hook %s not registered", stage)
-					}
-				}
-				if out.Annotations[AnnotationRestore] != "true" || out.Annotations[AnnotationProfile] != string(tt.wantProfile) {
-					t.Errorf("annotations = %v", out.Annotations)
-				}
-			}
-			again, err := Adjust(res.Output, tt.opts)
-			if err != nil {
-				t.Fatalf("second adjust: %v", err)
-			}
-			if again.Changed || !bytes.Equal(again.Output, res.Output) {
-				t.Errorf("second adjust changed %v", again.Changes)
-			}
-		})
+		}
+	}
+	assertAddsOnlyProfileCaps(t, tt.spec, out, tt.wantProfile)
+}
+
+// checkAdjustedConfinement checks /proc/sys stays read-only, clone3 gets
+// through, and seccomp was edited or removed only as tt says.
+func checkAdjustedConfinement(t *testing.T, tt adjustCase, res Result, out *specs.Spec) {
+	t.Helper()
+	if ProcSysRule(out) == "" {
+		t.Error("output has writable /proc/sys")
+	}
+	if v := Clone3Verdict(out.Linux.Seccomp); !v.Allowed {
+		t.Errorf("clone3 still blocked: %s", v.Why)
+	}
+	if gone := InstallsFilter(tt.spec.Linux.Seccomp) && out.Linux.Seccomp == nil; gone != tt.wantNoSeccomp {
+		t.Errorf("seccomp removed = %v, want %v", gone, tt.wantNoSeccomp)
+	}
+	if edited := strings.Contains(strings.Join(res.Changes, "\n"), "seccomp"); edited != tt.wantSeccompEdit {
+		t.Errorf("seccomp edited = %v, want %v (changes: %v)", edited, tt.wantSeccompEdit, res.Changes)
+	}
+}
+
+// checkAdjustedHooks checks that every hook asked for is registered and
+// the opt-in annotations were written.
+func checkAdjustedHooks(t *testing.T, tt adjustCase, res Result, out *specs.Spec) {
+	t.Helper()
+	full := decodeFull(t, res.Output)
+	for stage, h := range tt.opts.Hooks {
+		if !slices.ContainsFunc(hooksOf(full, stage), func(got specs.Hook) bool { return sameHook(got, h) }) {
+			t.Errorf("hook %s not registered", stage)
+		}
+	}
+	if out.Annotations[AnnotationRestore] != "true" || out.Annotations[AnnotationProfile] != string(tt.wantProfile) {
+		t.Errorf("annotations = %v", out.Annotations)
+	}
+}
+
+// checkAdjustIsIdempotent adjusts the output again, which Adjust
+// promises changes nothing.
+func checkAdjustIsIdempotent(t *testing.T, opts Options, res Result) {
+	t.Helper()
+	again, err := Adjust(res.Output, opts)
+	if err != nil {
+		t.Fatalf("second adjust: %v", err)
+	}
+	if again.Changed || !bytes.Equal(again.Output, res.Output) {
+		t.Errorf("second adjust changed %v", again.Changes)
 	}
 }
 

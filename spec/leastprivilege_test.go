@@ -12,9 +12,27 @@ import (
 )
 
 // TestLeastPrivilege is the table of attempts to obtain more than the
-// admin allows, with what crhook does about each. README.md's security
-// section lists the same table.
+// admin allows, with what crhook does about each. docs/security.md lists
+// the same table.
 func TestLeastPrivilege(t *testing.T) {
+	for _, tt := range leastPrivilegeCases() {
+		t.Run(tt.name, func(t *testing.T) { checkLeastPrivilegeCase(t, tt) })
+	}
+}
+
+// leastPrivilegeCase is one attempt, made through the spec, to obtain
+// more than the admin allows.
+type leastPrivilegeCase struct {
+	name string
+	edit func(*specs.Spec)
+	// wantErr is the refusal; nil means crhook adjusts the spec.
+	wantErr error
+	// wantCaps is every capability the adjusted spec may hold beyond the
+	// input's: never more than the profile.
+	wantCaps []string
+}
+
+func leastPrivilegeCases() []leastPrivilegeCase {
 	withAnnotations := func(kv ...string) func(*specs.Spec) {
 		return func(s *specs.Spec) {
 			s.Annotations = map[string]string{}
@@ -23,15 +41,7 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
-	tests := []struct {
-		name string
-		edit func(*specs.Spec)
-		// wantErr is the refusal; nil means crhook adjusts the spec.
-		wantErr error
-		// wantCaps is every capability the adjusted spec may hold beyond the
-		// input's: never more than the profile.
-		wantCaps []string
-	}{
+	return []leastPrivilegeCase{
 		{name: "capability smuggled into the opt-in value", edit: withAnnotations(AnnotationRestore, "true; CAP_SYS_ADMIN"), wantErr: errkind.ErrBadInput},
 		{name: "capability named as the profile", edit: withAnnotations(AnnotationRestore, "true", AnnotationProfile, "CAP_SYS_ADMIN"), wantErr: errkind.ErrBadInput},
 		{name: "profile the admin did not allow", edit: withAnnotations(AnnotationRestore, "true", AnnotationProfile, "checkpoint"), wantErr: ErrNotAllowed},
@@ -41,7 +51,8 @@ func TestLeastPrivilege(t *testing.T) {
 		{
 			name: "duplicate opt-in keys, one false",
 			edit: withAnnotations(AnnotationRestore, "true"),
-			// Built below as raw JSON: a spec cannot hold duplicates.
+			// Built by checkLeastPrivilegeCase as raw JSON: a spec cannot
+			// hold duplicates.
 			wantErr: errkind.ErrBadInput,
 		},
 		{
@@ -65,47 +76,57 @@ func TestLeastPrivilege(t *testing.T) {
 			wantCaps: []string{CapCheckpointRestore, "CAP_SETPCAP"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := runcSpec(t)
-			tt.edit(s)
-			in := encode(t, s)
-			if strings.HasPrefix(tt.name, "duplicate") {
-				in = []byte(strings.Replace(string(in), `"annotations":{`, `"annotations":{"`+AnnotationRestore+`":"false",`, 1))
+}
+
+// checkLeastPrivilegeCase makes tt's attempt on runc's default spec and
+// checks that crhook refuses it or grants no more than tt allows.
+func checkLeastPrivilegeCase(t *testing.T, tt leastPrivilegeCase) {
+	t.Helper()
+	s := runcSpec(t)
+	tt.edit(s)
+	in := encode(t, s)
+	if strings.HasPrefix(tt.name, "duplicate") {
+		in = []byte(strings.Replace(string(in), `"annotations":{`, `"annotations":{"`+AnnotationRestore+`":"false",`, 1))
+	}
+	res, err := Adjust(in, Options{Policy: DefaultPolicy()})
+	if tt.wantErr != nil {
+		if !errors.Is(err, tt.wantErr) {
+			t.Fatalf("err = %v, want %v", err, tt.wantErr)
+		}
+		if res.Changed {
+			t.Fatal("a refused spec must not change")
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tt.wantCaps) == 0 {
+		if res.Changed || res.Request.OptedIn {
+			t.Fatalf("nothing may be granted: %v", res.Changes)
+		}
+		return
+	}
+	out, err := Parse(res.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertGainsOnly(t, s, out, tt.wantCaps)
+}
+
+// assertGainsOnly checks that out holds no capability beyond in's and
+// allowed, and that CAP_SYS_ADMIN, which crhook never grants or revokes,
+// is where in had it.
+func assertGainsOnly(t *testing.T, in, out *specs.Spec, allowed []string) {
+	t.Helper()
+	for _, set := range []CapSet{Bounding, Effective, Permitted, Inheritable, Ambient} {
+		for _, c := range setOf(out.Process.Capabilities, set) {
+			if !slices.Contains(setOf(in.Process.Capabilities, set), c) && !slices.Contains(allowed, c) {
+				t.Errorf("%s gained %s", set, c)
 			}
-			res, err := Adjust(in, Options{Policy: DefaultPolicy()})
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				if res.Changed {
-					t.Fatal("a refused spec must not change")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(tt.wantCaps) == 0 {
-				if res.Changed || res.Request.OptedIn {
-					t.Fatalf("nothing may be granted: %v", res.Changes)
-				}
-				return
-			}
-			out, err := Parse(res.Output)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, set := range []CapSet{Bounding, Effective, Permitted, Inheritable, Ambient} {
-				for _, c := range setOf(out.Process.Capabilities, set) {
-					if !slices.Contains(setOf(s.Process.Capabilities, set), c) && !slices.Contains(tt.wantCaps, c) {
-						t.Errorf("%s gained %s", set, c)
-					}
-				}
-				if slices.Contains(setOf(out.Process.Capabilities, set), "CAP_SYS_ADMIN") != slices.Contains(setOf(s.Process.Capabilities, set), "CAP_SYS_ADMIN") {
-					t.Errorf("%s: crhook changed CAP_SYS_ADMIN; it neither grants nor revokes it", set)
-				}
-			}
-		})
+		}
+		if slices.Contains(setOf(out.Process.Capabilities, set), "CAP_SYS_ADMIN") != slices.Contains(setOf(in.Process.Capabilities, set), "CAP_SYS_ADMIN") {
+			t.Errorf("%s: crhook changed CAP_SYS_ADMIN; it neither grants nor revokes it", set)
+		}
 	}
 }

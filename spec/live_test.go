@@ -14,6 +14,27 @@ func TestCheckLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, tt := range liveCases(string(mountinfo)) {
+		t.Run(tt.name, func(t *testing.T) { checkLiveCase(t, tt) })
+	}
+}
+
+// liveCase is a container process as the hook finds it, and what
+// CheckLive must say of it.
+type liveCase struct {
+	name        string
+	profile     Profile
+	hostPID     bool
+	allowShared bool
+	status      proc.Status
+	mountinfo   string
+	want        []error
+	wantText    string
+}
+
+// liveCases vary the credentials and the mounts of runc's container,
+// whose mountinfo is given.
+func liveCases(mountinfo string) []liveCase {
 	const cr = uint64(1) << CapCheckpointRestoreNumber
 	granted := proc.Status{UID: 1000, Inheritable: cr, Permitted: cr, Effective: cr, Bounding: cr | 0x20000420, Ambient: cr}
 	withoutAmbient := granted
@@ -27,60 +48,53 @@ func TestCheckLive(t *testing.T) {
 	checkpoint.Ambient |= 1<<8 | 1<<19
 	filtered := checkpoint
 	filtered.Seccomp = 2
-	writable := strings.ReplaceAll(string(mountinfo), "/sys /proc/sys ro,", "/sys /proc/sys rw,")
-	tests := []struct {
-		name        string
-		profile     Profile
-		hostPID     bool
-		allowShared bool
-		status      proc.Status
-		mountinfo   string
-		want        []error
-		wantText    string
-	}{
-		{name: "uid 1000 granted, /proc/sys read-only", status: granted, mountinfo: string(mountinfo)},
-		{name: "root needs no ambient", status: root, mountinfo: string(mountinfo)},
-		{name: "ambient dropped", status: withoutAmbient, mountinfo: string(mountinfo), want: []error{ErrNotHeld}, wantText: "lacks CAP_CHECKPOINT_RESTORE in ambient"},
+	writable := strings.ReplaceAll(mountinfo, "/sys /proc/sys ro,", "/sys /proc/sys rw,")
+	return []liveCase{
+		{name: "uid 1000 granted, /proc/sys read-only", status: granted, mountinfo: mountinfo},
+		{name: "root needs no ambient", status: root, mountinfo: mountinfo},
+		{name: "ambient dropped", status: withoutAmbient, mountinfo: mountinfo, want: []error{ErrNotHeld}, wantText: "lacks CAP_CHECKPOINT_RESTORE in ambient"},
 		{name: "/proc/sys read-write", status: granted, mountinfo: writable, want: []error{ErrProcSysLive}, wantText: `pid 42 sees a writable sys at "/proc/sys" (mount 47, proc)`},
 		{name: "both", status: withoutAmbient, mountinfo: writable, want: []error{ErrNotHeld, ErrProcSysLive}},
-		{name: "checkpoint without a filter", profile: ProfileCheckpoint, status: checkpoint, mountinfo: string(mountinfo)},
-		{name: "checkpoint holding only CAP_CHECKPOINT_RESTORE", profile: ProfileCheckpoint, status: granted, mountinfo: string(mountinfo),
+		{name: "checkpoint without a filter", profile: ProfileCheckpoint, status: checkpoint, mountinfo: mountinfo},
+		{name: "checkpoint holding only CAP_CHECKPOINT_RESTORE", profile: ProfileCheckpoint, status: granted, mountinfo: mountinfo,
 			want: []error{ErrNotHeld}, wantText: "lacks CAP_SETPCAP, CAP_SYS_PTRACE in bounding, effective, permitted, inheritable, ambient"},
-		{name: "checkpoint under a filter cannot dump", profile: ProfileCheckpoint, status: filtered, mountinfo: string(mountinfo), want: []error{ErrSeccompDump}, wantText: "seccomp mode 2"},
-		{name: "minimal under a filter is fine", status: func() proc.Status { s := granted; s.Seccomp = 2; return s }(), mountinfo: string(mountinfo)},
-		{name: "the host's procfs bound elsewhere", status: granted, mountinfo: string(mountinfo) + "90 65 0:22 / /hostproc rw,relatime - proc proc rw\n",
+		{name: "checkpoint under a filter cannot dump", profile: ProfileCheckpoint, status: filtered, mountinfo: mountinfo, want: []error{ErrSeccompDump}, wantText: "seccomp mode 2"},
+		{name: "minimal under a filter is fine", status: func() proc.Status { s := granted; s.Seccomp = 2; return s }(), mountinfo: mountinfo},
+		{name: "the host's procfs bound elsewhere", status: granted, mountinfo: mountinfo + "90 65 0:22 / /hostproc rw,relatime - proc proc rw\n",
 			want: []error{ErrProcSysLive}, wantText: `pid 42 sees a writable sys at "/hostproc/sys" (mount 90, proc)`},
-		{name: "a writable bind below /proc/sys", status: granted, mountinfo: string(mountinfo) + "91 47 254:0 /srv/x /proc/sys/kernel/ns_last_pid rw,relatime - ext4 /dev/vda rw\n",
+		{name: "a writable bind below /proc/sys", status: granted, mountinfo: mountinfo + "91 47 254:0 /srv/x /proc/sys/kernel/ns_last_pid rw,relatime - ext4 /dev/vda rw\n",
 			want: []error{ErrProcSysLive}, wantText: `"/proc/sys/kernel/ns_last_pid" (mount 91, ext4) is read-write`},
-		{name: "a procfs bind of sys/kernel", status: granted, mountinfo: string(mountinfo) + "92 65 0:40 /sys/kernel /mnt/k rw,relatime - proc proc rw\n",
+		{name: "a procfs bind of sys/kernel", status: granted, mountinfo: mountinfo + "92 65 0:40 /sys/kernel /mnt/k rw,relatime - proc proc rw\n",
 			want: []error{ErrProcSysLive}, wantText: `"/mnt/k" (mount 92, proc) is read-write`},
-		{name: "a read-only second procfs is fine", status: granted, mountinfo: string(mountinfo) + "93 65 0:48 / /mnt/proc ro,relatime - proc proc rw\n"},
-		{name: "/proc/sys masked by a read-only tmpfs", status: granted, mountinfo: strings.ReplaceAll(string(mountinfo), "47 66 0:40 /sys /proc/sys ro,relatime - proc proc rw", "47 66 0:49 / /proc/sys ro,relatime - tmpfs tmpfs ro")},
-		{name: "in the runtime's PID namespace", status: granted, mountinfo: string(mountinfo), hostPID: true, want: []error{ErrSharedPID}, wantText: "runs pid 42 in the runtime's own PID namespace"},
-		{name: "in the runtime's PID namespace, allowed", status: granted, mountinfo: string(mountinfo), hostPID: true, allowShared: true},
+		{name: "a read-only second procfs is fine", status: granted, mountinfo: mountinfo + "93 65 0:48 / /mnt/proc ro,relatime - proc proc rw\n"},
+		{name: "/proc/sys masked by a read-only tmpfs", status: granted, mountinfo: strings.ReplaceAll(mountinfo, "47 66 0:40 /sys /proc/sys ro,relatime - proc proc rw", "47 66 0:49 / /proc/sys ro,relatime - tmpfs tmpfs ro")},
+		{name: "in the runtime's PID namespace", status: granted, mountinfo: mountinfo, hostPID: true, want: []error{ErrSharedPID}, wantText: "runs pid 42 in the runtime's own PID namespace"},
+		{name: "in the runtime's PID namespace, allowed", status: granted, mountinfo: mountinfo, hostPID: true, allowShared: true},
 		{name: "no root mount", status: granted, mountinfo: "66 65 0:40 / /proc rw,relatime - proc proc rw\n", want: []error{ErrProcSysLive}, wantText: "no root mount"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.profile == "" {
-				tt.profile = ProfileMinimal
-			}
-			err := CheckLive(LiveProcess{PID: 42, Status: tt.status, Mounts: parseMounts(t, tt.mountinfo), InRuntimePIDNamespace: tt.hostPID},
-				Request{OptedIn: true, Profile: tt.profile, SharedPIDAllowed: tt.allowShared})
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("unexpected refusal: %v", err)
-				}
-				return
-			}
-			for _, w := range tt.want {
-				if !errors.Is(err, w) {
-					t.Errorf("error %v is not %v", err, w)
-				}
-			}
-			if err != nil && !strings.Contains(err.Error(), tt.wantText) {
-				t.Errorf("error %q does not say %q", err, tt.wantText)
-			}
-		})
+}
+
+// checkLiveCase runs CheckLive on tt's process as pid 42 and checks it
+// refuses with every wanted error, saying wantText, or not at all.
+func checkLiveCase(t *testing.T, tt liveCase) {
+	t.Helper()
+	if tt.profile == "" {
+		tt.profile = ProfileMinimal
+	}
+	err := CheckLive(LiveProcess{PID: 42, Status: tt.status, Mounts: parseMounts(t, tt.mountinfo), InRuntimePIDNamespace: tt.hostPID},
+		Request{OptedIn: true, Profile: tt.profile, SharedPIDAllowed: tt.allowShared})
+	if len(tt.want) == 0 {
+		if err != nil {
+			t.Fatalf("unexpected refusal: %v", err)
+		}
+		return
+	}
+	for _, w := range tt.want {
+		if !errors.Is(err, w) {
+			t.Errorf("error %v is not %v", err, w)
+		}
+	}
+	if err != nil && !strings.Contains(err.Error(), tt.wantText) {
+		t.Errorf("error %q does not say %q", err, tt.wantText)
 	}
 }

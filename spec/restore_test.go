@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,15 +44,28 @@ func siteOf(c Creds) RestoreSite {
 	}
 }
 
+// restoreCase is a dump, the container it is restored in, and the
+// blockers RestoreBlockers must find.
+type restoreCase struct {
+	name string
+	dump Dump
+	site RestoreSite
+	// want lists a phrase of each blocker, in order; none means ok.
+	want []string
+}
+
 func TestRestoreBlockers(t *testing.T) {
+	tests := slices.Concat(restoreCapabilityCases(), restorePIDCases(), restoreIdentityAndFileCases())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkRestoreBlockers(t, tt) })
+	}
+}
+
+// restoreCapabilityCases pair dump and restore profiles, with and
+// without no_new_privs.
+func restoreCapabilityCases() []restoreCase {
 	minimalNNP := profileCreds(ProfileMinimal, true)
-	tests := []struct {
-		name string
-		dump Dump
-		site RestoreSite
-		// want lists a phrase of each blocker, in order; none means ok.
-		want []string
-	}{
+	return []restoreCase{
 		{name: "minimal dump, minimal restore, no_new_privs", dump: dumpOf(minimalNNP, 106, 130), site: siteOf(minimalNNP)},
 		{name: "checkpoint dump, checkpoint restore", dump: dumpOf(profileCreds(ProfileCheckpoint, false), 106), site: siteOf(profileCreds(ProfileCheckpoint, true))},
 		{name: "minimal dump, checkpoint restore (a later profile)", dump: dumpOf(minimalNNP, 106), site: siteOf(profileCreds(ProfileCheckpoint, true))},
@@ -80,6 +94,14 @@ func TestRestoreBlockers(t *testing.T) {
 			site: siteOf(minimalNNP),
 			want: []string{"trim its bounding set (needs CAP_SETPCAP), and holds CAP_SETPCAP, CAP_SYS_PTRACE, which this container lacks (criu: Unable to restore capabilities); restore under profile checkpoint"},
 		},
+	}
+}
+
+// restorePIDCases ask whether criu can give the tree its PIDs back:
+// through clone3 or ns_last_pid, and only PIDs free and below pid_max.
+func restorePIDCases() []restoreCase {
+	minimalNNP := profileCreds(ProfileMinimal, true)
+	return []restoreCase{
 		{
 			name: "no crhook in the restore container",
 			dump: dumpOf(minimalNNP, 106),
@@ -113,6 +135,14 @@ func TestRestoreBlockers(t *testing.T) {
 			site: siteOf(minimalNNP),
 			want: []string{"PID 40000 is at or above this PID namespace's pid_max 32768"},
 		},
+	}
+}
+
+// restoreIdentityAndFileCases change the user, groups or files the
+// dumped tree had.
+func restoreIdentityAndFileCases() []restoreCase {
+	minimalNNP := profileCreds(ProfileMinimal, true)
+	return []restoreCase{
 		{
 			name: "other uid",
 			dump: dumpOf(minimalNNP, 106),
@@ -146,21 +176,23 @@ func TestRestoreBlockers(t *testing.T) {
 			want: []string{`file "/data/log", which the dumped tree had open, is missing here`, "has 12 bytes here and had 10", "has mode 0100644 here and had 0100755", "cannot be opened here as it was (EACCES)"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := RestoreBlockers(tt.dump, tt.site)
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d blockers, want %d:\n%s", len(got), len(tt.want), joinErrs(got))
-			}
-			for i, err := range got {
-				if !errors.Is(err, ErrRestoreBlocked) || !strings.Contains(err.Error(), tt.want[i]) {
-					t.Errorf("blocker %d = %q, want it to say %q", i, err, tt.want[i])
-				}
-				if strings.Contains(err.Error(), "\n") {
-					t.Errorf("blocker spans lines: %q", err)
-				}
-			}
-		})
+}
+
+// checkRestoreBlockers checks RestoreBlockers finds tt's blockers, in
+// order, each one line.
+func checkRestoreBlockers(t *testing.T, tt restoreCase) {
+	t.Helper()
+	got := RestoreBlockers(tt.dump, tt.site)
+	if len(got) != len(tt.want) {
+		t.Fatalf("got %d blockers, want %d:\n%s", len(got), len(tt.want), joinErrs(got))
+	}
+	for i, err := range got {
+		if !errors.Is(err, ErrRestoreBlocked) || !strings.Contains(err.Error(), tt.want[i]) {
+			t.Errorf("blocker %d = %q, want it to say %q", i, err, tt.want[i])
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("blocker spans lines: %q", err)
+		}
 	}
 }
 

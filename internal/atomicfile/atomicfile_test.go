@@ -194,14 +194,23 @@ func TestWriteFileKeepsModeAndOwner(t *testing.T) {
 // link points, and the link stays a link, as long as it points beneath
 // the directory; a link leading out is refused and nothing changes.
 func TestWriteFileThroughSymlink(t *testing.T) {
-	tests := []struct {
-		name string
-		// target returns where the link points, given the link's dir.
-		target func(t *testing.T, linkDir string) string
-		// relative makes the link relative to its directory.
-		relative bool
-		outside  bool
-	}{
+	for _, tt := range symlinkCases() {
+		t.Run(tt.name, func(t *testing.T) { checkWriteThroughSymlink(t, tt) })
+	}
+}
+
+// symlinkCase is where a linked config.json points.
+type symlinkCase struct {
+	name string
+	// target returns where the link points, given the link's dir.
+	target func(t *testing.T, linkDir string) string
+	// relative makes the link relative to its directory.
+	relative bool
+	outside  bool
+}
+
+func symlinkCases() []symlinkCase {
+	return []symlinkCase{
 		{name: "relative link in the same directory", relative: true, target: func(_ *testing.T, d string) string { return filepath.Join(d, "real.json") }},
 		{name: "relative link into a subdirectory", relative: true, target: func(t *testing.T, d string) string {
 			if err := os.Mkdir(filepath.Join(d, "sub"), 0o755); err != nil {
@@ -225,54 +234,66 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 			return middle
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			target := tt.target(t, dir)
-			if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
-				if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			link := filepath.Join(dir, "config.json")
-			dest := target
-			if tt.relative {
-				var err error
-				if dest, err = filepath.Rel(dir, target); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := os.Symlink(dest, link); err != nil {
-				t.Fatal(err)
-			}
-			err := writeIn(dir, "config.json", []byte("new"), 0o644)
-			if tt.outside {
-				if !errors.Is(err, ErrOutside) {
-					t.Fatalf("err = %v, want ErrOutside", err)
-				}
-				if got, _ := os.ReadFile(link); string(got) != "old" {
-					t.Errorf("the file outside changed: %q", got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := os.Lstat(link)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if info.Mode()&os.ModeSymlink == 0 {
-				t.Fatalf("the link became a %v", info.Mode())
-			}
-			if got, err := os.Readlink(link); err != nil || got != dest {
-				t.Errorf("link points at %q (%v), want %q", got, err, dest)
-			}
-			if got, err := os.ReadFile(link); err != nil || string(got) != "new" {
-				t.Errorf("read through link: %q, %v", got, err)
-			}
-		})
+}
+
+// checkWriteThroughSymlink writes config.json through tt's link and
+// checks the write lands where the link points, or is refused when that
+// is outside.
+func checkWriteThroughSymlink(t *testing.T, tt symlinkCase) {
+	t.Helper()
+	dir := t.TempDir()
+	link, dest := makeConfigLink(t, dir, tt)
+	err := writeIn(dir, "config.json", []byte("new"), 0o644)
+	if tt.outside {
+		if !errors.Is(err, ErrOutside) {
+			t.Fatalf("err = %v, want ErrOutside", err)
+		}
+		if got, _ := os.ReadFile(link); string(got) != "old" {
+			t.Errorf("the file outside changed: %q", got)
+		}
+		return
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Lstat(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link became a %v", info.Mode())
+	}
+	if got, err := os.Readlink(link); err != nil || got != dest {
+		t.Errorf("link points at %q (%v), want %q", got, err, dest)
+	}
+	if got, err := os.ReadFile(link); err != nil || string(got) != "new" {
+		t.Errorf("read through link: %q, %v", got, err)
+	}
+}
+
+// makeConfigLink makes dir/config.json a link to tt's target, which it
+// creates holding "old" unless the case already made it. It returns the
+// link and what the link holds.
+func makeConfigLink(t *testing.T, dir string, tt symlinkCase) (link, dest string) {
+	t.Helper()
+	target := tt.target(t, dir)
+	if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link = filepath.Join(dir, "config.json")
+	dest = target
+	if tt.relative {
+		var err error
+		if dest, err = filepath.Rel(dir, target); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(dest, link); err != nil {
+		t.Fatal(err)
+	}
+	return link, dest
 }
 
 // TestRootKeepsAbsoluteLinksInside: in a root (install --host-root), an

@@ -117,82 +117,111 @@ func decodeCore(t *testing.T, path string) *criu_core.CoreEntry {
 }
 
 func TestReadRefusesBrokenDirectories(t *testing.T) {
-	real := "testdata/minimal-nnp"
-	tests := []struct {
-		name   string
-		setup  func(t *testing.T, dir string)
-		wantIn string
-	}{
+	tests := slices.Concat(brokenLayoutCases(), brokenImageCases(), irregularImageFileCases())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkReadRefuses(t, tt) })
+	}
+}
+
+// brokenDirCase breaks an image directory, and names what Read's error
+// must mention.
+type brokenDirCase struct {
+	name   string
+	setup  func(t *testing.T, dir string)
+	wantIn string
+}
+
+// realDump is a dump criu made, which the cases copy and then break.
+const realDump = "testdata/minimal-nnp"
+
+// brokenLayoutCases lack the directory or an image in it.
+func brokenLayoutCases() []brokenDirCase {
+	return []brokenDirCase{
 		{name: "empty directory", setup: func(*testing.T, string) {}, wantIn: "no inventory.img"},
 		{name: "not a directory", setup: func(t *testing.T, dir string) {
 			os.RemoveAll(dir)
 			write(t, dir, []byte("x"))
 		}, wantIn: "not a directory"},
 		{name: "pstree missing", setup: func(t *testing.T, dir string) {
-			copyAll(t, real, dir)
+			copyAll(t, realDump, dir)
 			os.Remove(filepath.Join(dir, "pstree.img"))
 		}, wantIn: "pstree.img"},
 		{name: "core missing", setup: func(t *testing.T, dir string) {
-			copyAll(t, real, dir)
+			copyAll(t, realDump, dir)
 			os.Remove(filepath.Join(dir, "core-130.img"))
 		}, wantIn: "core-130.img"},
+	}
+}
+
+// brokenImageCases hold every image, one of them corrupt.
+func brokenImageCases() []brokenDirCase {
+	return []brokenDirCase{
 		{name: "wrong magic", setup: func(t *testing.T, dir string) {
-			copyAll(t, real, dir)
-			copyFile(t, filepath.Join(real, "files.img"), filepath.Join(dir, "pstree.img"))
+			copyAll(t, realDump, dir)
+			copyFile(t, filepath.Join(realDump, "files.img"), filepath.Join(dir, "pstree.img"))
 		}, wantIn: "magic FILES, want PSTREE"},
 		{name: "truncated entry", setup: func(t *testing.T, dir string) {
-			copyAll(t, real, dir)
-			data := readBytes(t, filepath.Join(real, "core-106.img"))
+			copyAll(t, realDump, dir)
+			data := readBytes(t, filepath.Join(realDump, "core-106.img"))
 			write(t, filepath.Join(dir, "core-106.img"), data[:len(data)-7])
 		}, wantIn: "claims"},
 		{name: "entry claims 4 GiB", setup: func(t *testing.T, dir string) {
-			copyAll(t, real, dir)
-			data := readBytes(t, filepath.Join(real, "pstree.img"))
+			copyAll(t, realDump, dir)
+			data := readBytes(t, filepath.Join(realDump, "pstree.img"))
 			binary.LittleEndian.PutUint32(data[8:], 0xffffffff)
 			write(t, filepath.Join(dir, "pstree.img"), data)
 		}, wantIn: "claims 4294967295 bytes"},
 		{name: "garbage protobuf", setup: func(t *testing.T, dir string) {
-			copyAll(t, real, dir)
-			data := readBytes(t, filepath.Join(real, "pstree.img"))
+			copyAll(t, realDump, dir)
+			data := readBytes(t, filepath.Join(realDump, "pstree.img"))
 			for i := 12; i < len(data); i++ {
 				data[i] = 0xff
 			}
 			write(t, filepath.Join(dir, "pstree.img"), data)
 		}, wantIn: "pstree.img: entry 0"},
 		{name: "empty pstree", setup: func(t *testing.T, dir string) {
-			copyAll(t, real, dir)
-			write(t, filepath.Join(dir, "pstree.img"), readBytes(t, filepath.Join(real, "pstree.img"))[:8])
+			copyAll(t, realDump, dir)
+			write(t, filepath.Join(dir, "pstree.img"), readBytes(t, filepath.Join(realDump, "pstree.img"))[:8])
 		}, wantIn: "lists no task"},
+	}
+}
+
+// irregularImageFileCases put something other than a regular file where
+// an image belongs.
+func irregularImageFileCases() []brokenDirCase {
+	return []brokenDirCase{
 		{name: "core is a fifo", setup: func(t *testing.T, dir string) {
-			copyAll(t, real, dir)
+			copyAll(t, realDump, dir)
 			os.Remove(filepath.Join(dir, "core-106.img"))
 			if err := syscall.Mkfifo(filepath.Join(dir, "core-106.img"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}, wantIn: "core-106.img"},
 		{name: "core is a symlink loop", setup: func(t *testing.T, dir string) {
-			copyAll(t, real, dir)
+			copyAll(t, realDump, dir)
 			os.Remove(filepath.Join(dir, "core-106.img"))
 			if err := os.Symlink("core-106.img", filepath.Join(dir, "core-106.img")); err != nil {
 				t.Fatal(err)
 			}
 		}, wantIn: "core-106.img"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "images")
-			if err := os.Mkdir(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			tt.setup(t, dir)
-			_, err := Read(dir)
-			if !errors.Is(err, errkind.ErrBadInput) || !strings.Contains(err.Error(), tt.wantIn) {
-				t.Fatalf("err = %v, want bad input mentioning %q", err, tt.wantIn)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error spans lines: %q", err)
-			}
-		})
+}
+
+// checkReadRefuses breaks a fresh image directory as tt says and checks
+// Read refuses it as bad input, in one line that mentions tt.wantIn.
+func checkReadRefuses(t *testing.T, tt brokenDirCase) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "images")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tt.setup(t, dir)
+	_, err := Read(dir)
+	if !errors.Is(err, errkind.ErrBadInput) || !strings.Contains(err.Error(), tt.wantIn) {
+		t.Fatalf("err = %v, want bad input mentioning %q", err, tt.wantIn)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error spans lines: %q", err)
 	}
 }
 

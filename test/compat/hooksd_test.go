@@ -25,12 +25,10 @@ func testOptions(t *testing.T) install.Options {
 	return install.Options{Hook: exe, Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HooksDir: t.TempDir(), EngineConfig: filepath.Join(t.TempDir(), "engine.conf")}
 }
 
-// TestPodmanHooksLoad feeds the files install writes to the hooks loader
-// podman itself uses (containers/common pkg/hooks), with podman's
-// extension stage precreate, and checks what it injects.
-func TestPodmanHooksLoad(t *testing.T) {
-	o := testOptions(t)
-	o.Config = "/etc/crhook/other.toml"
+// installPodman writes the files install plans for podman and checks
+// each is mode 0644.
+func installPodman(t *testing.T, o install.Options) {
+	t.Helper()
 	plan, err := install.Podman(o, false)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +42,15 @@ func TestPodmanHooksLoad(t *testing.T) {
 			t.Fatalf("%s: %v mode %v", c.Path, err, info.Mode())
 		}
 	}
+}
+
+// TestPodmanHooksLoad feeds the files install writes to the hooks loader
+// podman itself uses (containers/common pkg/hooks), with podman's
+// extension stage precreate, and checks what it injects.
+func TestPodmanHooksLoad(t *testing.T) {
+	o := testOptions(t)
+	o.Config = "/etc/crhook/other.toml"
+	installPodman(t, o)
 	manager, err := hooks.New(context.Background(), []string{o.HooksDir}, []string{"precreate", "poststop"})
 	if err != nil {
 		t.Fatalf("podman's loader rejects the files: %v", err)

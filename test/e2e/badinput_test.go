@@ -289,7 +289,14 @@ type brokenBundle struct {
 	wantErr string
 }
 
+// brokenBundles are every broken bundle: its directory, then its
+// config.json.
 func brokenBundles() []brokenBundle {
+	return slices.Concat(brokenBundleDirs(), brokenConfigJSONs())
+}
+
+// brokenBundleDirs are bundle paths that are not a directory crhook can open.
+func brokenBundleDirs() []brokenBundle {
 	return []brokenBundle{
 		{name: "bundle is missing", wantErr: "no such file or directory", make: func(t *testing.T) (string, string) {
 			dir := t.TempDir()
@@ -307,6 +314,13 @@ func brokenBundles() []brokenBundle {
 			mustDo(t, syscall.Mkfifo(fifo, 0o644))
 			return fifo, dir
 		}},
+	}
+}
+
+// brokenConfigJSONs are bundles whose config.json is not a regular file,
+// leads outside the bundle or is too large to read.
+func brokenConfigJSONs() []brokenBundle {
+	return []brokenBundle{
 		{name: "config.json is a directory", wantErr: "not a regular file (a directory)", make: func(t *testing.T) (string, string) {
 			dir := t.TempDir()
 			mustDo(t, os.Mkdir(filepath.Join(dir, "config.json"), 0o755))
@@ -380,18 +394,33 @@ func hugeStdin() io.Reader {
 	return io.LimitReader(&endlessReader{prefix: []byte(`{"id":"x","annotations":{"io.crhook.restore":"`), fill: 'x'}, 100<<20)
 }
 
+// stdinCall is a setup that runs stage with a fresh config and what
+// stdin gives on its stdin (nil: empty).
+func stdinCall(stage string, stdin func(t *testing.T) io.Reader) func(t *testing.T) badCall {
+	return func(t *testing.T) badCall {
+		configPath, logPath := badConfig(t, "")
+		var r io.Reader
+		if stdin != nil {
+			r = stdin(t)
+		}
+		return badCall{args: []string{stage, "--config", configPath}, stdin: r, logPath: logPath}
+	}
+}
+
+// assertNoStdout: a precreate that refuses its input must not hand
+// anything on to the runtime.
+func assertNoStdout(t *testing.T, _ badCall, r result) {
+	t.Helper()
+	if r.Stdout != "" {
+		t.Errorf("refused input but wrote %d bytes to stdout", len(r.Stdout))
+	}
+}
+
 // stdinCases feed broken stdin to a stage that reads a spec (precreate)
 // or a state (the runtime hooks).
 func stdinCases(stage string) []badCase {
 	withStdin := func(stdin func(t *testing.T) io.Reader) func(t *testing.T) badCall {
-		return func(t *testing.T) badCall {
-			configPath, logPath := badConfig(t, "")
-			var r io.Reader
-			if stdin != nil {
-				r = stdin(t)
-			}
-			return badCall{args: []string{stage, "--config", configPath}, stdin: r, logPath: logPath}
-		}
+		return stdinCall(stage, stdin)
 	}
 	text := func(s string) func(t *testing.T) io.Reader {
 		return func(*testing.T) io.Reader { return strings.NewReader(s) }
@@ -399,12 +428,6 @@ func stdinCases(stage string) []badCase {
 	wrongTypes := `{"id":"x","pid":"4242","bundle":"/b"}`
 	if stage == "precreate" {
 		wrongTypes = `{"process":{"user":{"uid":"root"}},"annotations":{"io.crhook.restore":"true"}}`
-	}
-	noStdout := func(t *testing.T, _ badCall, r result) {
-		t.Helper()
-		if r.Stdout != "" {
-			t.Errorf("refused input but wrote %d bytes to stdout", len(r.Stdout))
-		}
 	}
 	dupCase := `{"id":"x","ID":"y","pid":1}`
 	dupHuge := `{"` + strings.Repeat("k", 1<<20) + `":1,"` + strings.Repeat("k", 1<<20) + `":2}`
@@ -438,7 +461,7 @@ func stdinCases(stage string) []badCase {
 	passThrough := map[string]string{"duplicate key in another case": dupCase, "1 MB duplicate key": dupHuge}
 	for i := range rows {
 		if stage == "precreate" {
-			rows[i].check = noStdout
+			rows[i].check = assertNoStdout
 			if in, ok := passThrough[rows[i].name]; ok {
 				rows[i].wantCode = 0
 				rows[i].check = func(t *testing.T, _ badCall, r result) {
@@ -518,20 +541,31 @@ func configCases(stage string, patchArgs []string) []badCase {
 // createRuntimeCases break the bundle an opted-in state points to, or
 // its config.json.
 func createRuntimeCases(stage string) []badCase {
-	run := func(t *testing.T, bundle, watch string) badCall {
-		configPath, logPath := badConfig(t, "")
-		return badCall{
-			args:    []string{stage, "--config", configPath},
-			stdin:   bytes.NewReader(badState(t, 4242, bundle, optedIn(""))),
-			watch:   watch,
-			logPath: logPath,
-		}
+	rows := slices.Concat(createRuntimeBundleCases(stage), createRuntimeSpecCases(stage))
+	for i := range rows {
+		rows[i].name = stage + "/" + rows[i].name
 	}
-	withSpec := func(annotations map[string]string, edit func(*specs.Spec)) func(t *testing.T) badCall {
-		return func(t *testing.T) badCall {
-			b := badBundle(t, badSpec(t, annotations, edit))
-			return run(t, b, b)
-		}
+	return rows
+}
+
+// createRuntimeCall runs stage on an opted-in state whose bundle is
+// bundle, watching watch.
+func createRuntimeCall(t *testing.T, stage, bundle, watch string) badCall {
+	t.Helper()
+	configPath, logPath := badConfig(t, "")
+	return badCall{
+		args:    []string{stage, "--config", configPath},
+		stdin:   bytes.NewReader(badState(t, 4242, bundle, optedIn(""))),
+		watch:   watch,
+		logPath: logPath,
+	}
+}
+
+// createRuntimeBundleCases: the bundle cannot be read, or its config.json
+// does not parse.
+func createRuntimeBundleCases(stage string) []badCase {
+	run := func(t *testing.T, bundle, watch string) badCall {
+		return createRuntimeCall(t, stage, bundle, watch)
 	}
 	var rows []badCase
 	for _, bb := range brokenBundles() {
@@ -540,8 +574,7 @@ func createRuntimeCases(stage string) []badCase {
 			return run(t, bundle, watch)
 		}})
 	}
-	huge := strings.Repeat("x", 1<<20)
-	rows = append(rows,
+	return append(rows,
 		badCase{name: "bundle is relative", wantCode: 2, wantErr: "not an absolute path", setup: func(t *testing.T) badCall {
 			dir := t.TempDir()
 			c := run(t, "bundle", dir)
@@ -559,32 +592,42 @@ func createRuntimeCases(stage string) []badCase {
 			b := badBundle(t, []byte(`{"process":{"user":{"uid":0}},"annotations":{"io.crhook.restore":"false","io.crhook.restore":"true"}}`))
 			return run(t, b, b)
 		}},
-		badCase{name: "opt-in value injects a capability", wantCode: 2, wantErr: `must be "true" or "false"`,
+	)
+}
+
+// createRuntimeSpecCases: config.json parses, but what it asks for is
+// hostile, not allowed or not adjusted; or it is fine after all.
+func createRuntimeSpecCases(stage string) []badCase {
+	withSpec := func(annotations map[string]string, edit func(*specs.Spec)) func(t *testing.T) badCall {
+		return func(t *testing.T) badCall {
+			b := badBundle(t, badSpec(t, annotations, edit))
+			return createRuntimeCall(t, stage, b, b)
+		}
+	}
+	huge := strings.Repeat("x", 1<<20)
+	return []badCase{
+		{name: "opt-in value injects a capability", wantCode: 2, wantErr: `must be "true" or "false"`,
 			setup: withSpec(map[string]string{spec.AnnotationRestore: "true; CAP_SYS_ADMIN"}, nil)},
-		badCase{name: "unknown profile", wantCode: 2, wantErr: "is not one of", setup: withSpec(optedIn("sysadmin"), nil)},
-		badCase{name: "profile the admin did not allow", wantCode: 1, wantErr: "allowed_profiles", setup: withSpec(optedIn("checkpoint"), nil)},
-		badCase{name: "1 MB opt-in value", wantCode: 2, wantErr: "(1048576 bytes)", setup: withSpec(map[string]string{spec.AnnotationRestore: huge}, nil)},
-		badCase{name: "1 MB profile", wantCode: 2, wantErr: "(1048576 bytes)", setup: withSpec(optedIn(huge), nil)},
-		badCase{name: "spec not adjusted", wantCode: 1, wantErr: "capabilities missing", setup: withSpec(optedIn(""), nil)},
-		badCase{name: "writable /proc/sys", wantCode: 1, wantErr: "/proc/sys is writable", setup: withSpec(optedIn(""), func(s *specs.Spec) {
+		{name: "unknown profile", wantCode: 2, wantErr: "is not one of", setup: withSpec(optedIn("sysadmin"), nil)},
+		{name: "profile the admin did not allow", wantCode: 1, wantErr: "allowed_profiles", setup: withSpec(optedIn("checkpoint"), nil)},
+		{name: "1 MB opt-in value", wantCode: 2, wantErr: "(1048576 bytes)", setup: withSpec(map[string]string{spec.AnnotationRestore: huge}, nil)},
+		{name: "1 MB profile", wantCode: 2, wantErr: "(1048576 bytes)", setup: withSpec(optedIn(huge), nil)},
+		{name: "spec not adjusted", wantCode: 1, wantErr: "capabilities missing", setup: withSpec(optedIn(""), nil)},
+		{name: "writable /proc/sys", wantCode: 1, wantErr: "/proc/sys is writable", setup: withSpec(optedIn(""), func(s *specs.Spec) {
 			s.Linux.ReadonlyPaths = slices.DeleteFunc(s.Linux.ReadonlyPaths, func(p string) bool { return p == spec.ProcSys })
 		})},
-		badCase{name: "no process", wantCode: 2, wantErr: "spec has no process", setup: withSpec(optedIn(""), func(s *specs.Spec) { s.Process = nil })},
-		badCase{name: "state that did not opt in is not read further", wantCode: 0, setup: func(t *testing.T) badCall {
-			c := run(t, "/nonexistent/bundle", "")
+		{name: "no process", wantCode: 2, wantErr: "spec has no process", setup: withSpec(optedIn(""), func(s *specs.Spec) { s.Process = nil })},
+		{name: "state that did not opt in is not read further", wantCode: 0, setup: func(t *testing.T) badCall {
+			c := createRuntimeCall(t, stage, "/nonexistent/bundle", "")
 			c.stdin = bytes.NewReader(badState(t, 4242, "/nonexistent/bundle", map[string]string{"org.example": "x"}))
 			return c
 		}},
-		badCase{name: "capability crhook does not know is fine", wantCode: 0, setup: func(t *testing.T) badCall {
+		{name: "capability crhook does not know is fine", wantCode: 0, setup: func(t *testing.T) badCall {
 			adjusted := precreateFor(t, badSpec(t, optedIn(""), withFutureCap))
 			b := badBundle(t, adjusted)
-			return run(t, b, b)
+			return createRuntimeCall(t, stage, b, b)
 		}},
-	)
-	for i := range rows {
-		rows[i].name = stage + "/" + rows[i].name
 	}
-	return rows
 }
 
 const futureCap = "CAP_FROM_THE_FUTURE"
@@ -605,6 +648,28 @@ func precreateFor(t *testing.T, raw []byte) []byte {
 	return []byte(r.Stdout)
 }
 
+// assertPassedThrough: precreate handed the spec it refused on byte for
+// byte (podman would start it; createRuntime refuses it) and logged one
+// warning.
+func assertPassedThrough(t *testing.T, c badCall, r result) {
+	t.Helper()
+	want := c.stdin.(*bytes.Reader)
+	if _, err := want.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	in, err := io.ReadAll(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Stdout != string(in) {
+		t.Errorf("refused spec did not pass through byte for byte (%d bytes in, %d out)", len(in), len(r.Stdout))
+	}
+	lines := readLog(t, c.logPath)
+	if len(lines) != 1 || lines[0].Result != "warning" {
+		t.Errorf("log: %+v, want one warning", lines)
+	}
+}
+
 // precreateCases: refused specs pass through byte for byte with exit 0
 // (podman hides a precreate hook's stderr; createRuntime refuses them
 // visibly), and the refusal is in the log.
@@ -613,24 +678,6 @@ func precreateCases() []badCase {
 		return func(t *testing.T) badCall {
 			configPath, logPath := badConfig(t, "")
 			return badCall{args: []string{"precreate", "--config", configPath}, stdin: bytes.NewReader(badSpec(t, annotations, edit)), logPath: logPath}
-		}
-	}
-	unchanged := func(t *testing.T, c badCall, r result) {
-		t.Helper()
-		want := c.stdin.(*bytes.Reader)
-		if _, err := want.Seek(0, io.SeekStart); err != nil {
-			t.Fatal(err)
-		}
-		in, err := io.ReadAll(want)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Stdout != string(in) {
-			t.Errorf("refused spec did not pass through byte for byte (%d bytes in, %d out)", len(in), len(r.Stdout))
-		}
-		lines := readLog(t, c.logPath)
-		if len(lines) != 1 || lines[0].Result != "warning" {
-			t.Errorf("log: %+v, want one warning", lines)
 		}
 	}
 	raw := func(text string) func(t *testing.T) badCall {
@@ -651,13 +698,13 @@ func precreateCases() []badCase {
 		// copies whose winner would flip when crhook re-encodes.
 		{name: "member repeated with a long s", wantCode: 2, wantErr: "duplicate key", setup: raw(`{"process":{"user":{"uid":1000},"args":["sh"],` +
 			`"noNewPrivilege\u017f":false,"noNewPrivileges":true},"linux":{"readonlyPaths":["/proc/sys"]},"annotations":{"io.crhook.restore":"true"}}`)},
-		{name: "opt-in value injects a capability", setup: passThrough(map[string]string{spec.AnnotationRestore: "true; CAP_SYS_ADMIN"}, nil), check: unchanged},
-		{name: "unknown profile", setup: passThrough(optedIn("sysadmin"), nil), check: unchanged},
-		{name: "profile the admin did not allow", setup: passThrough(optedIn("checkpoint"), nil), check: unchanged},
-		{name: "1 MB profile", setup: passThrough(optedIn(huge), nil), check: unchanged},
+		{name: "opt-in value injects a capability", setup: passThrough(map[string]string{spec.AnnotationRestore: "true; CAP_SYS_ADMIN"}, nil), check: assertPassedThrough},
+		{name: "unknown profile", setup: passThrough(optedIn("sysadmin"), nil), check: assertPassedThrough},
+		{name: "profile the admin did not allow", setup: passThrough(optedIn("checkpoint"), nil), check: assertPassedThrough},
+		{name: "1 MB profile", setup: passThrough(optedIn(huge), nil), check: assertPassedThrough},
 		{name: "writable /proc/sys", setup: passThrough(optedIn(""), func(s *specs.Spec) {
 			s.Linux.ReadonlyPaths = slices.DeleteFunc(s.Linux.ReadonlyPaths, func(p string) bool { return p == spec.ProcSys })
-		}), check: unchanged},
+		}), check: assertPassedThrough},
 		{name: "capability crhook does not know is kept", setup: passThrough(optedIn(""), withFutureCap), check: func(t *testing.T, _ badCall, r result) {
 			t.Helper()
 			var out specs.Spec
@@ -727,40 +774,52 @@ func reapedPID(t *testing.T) int {
 // patchCases break the bundle, its config.json or the flags of patch;
 // nothing in the bundle may change.
 func patchCases() []badCase {
-	patch := func(t *testing.T, bundle, watch string, extra ...string) badCall {
-		configPath, logPath := badConfig(t, "")
-		args := append([]string{"patch", "--bundle", bundle, "--config", configPath}, extra...)
-		return badCall{args: args, watch: watch, logPath: logPath}
+	rows := slices.Concat(patchBundleCases(), patchFlagCases(), patchConfigJSONCases(), patchSpecCases())
+	for i := range rows {
+		rows[i].name = "patch/" + rows[i].name
 	}
-	withSpec := func(config []byte, extra ...string) func(t *testing.T) badCall {
-		return func(t *testing.T) badCall {
-			b := badBundle(t, config)
-			return patch(t, b, b, extra...)
-		}
+	return rows
+}
+
+// patchCall runs patch on bundle with a fresh config and extra flags,
+// watching watch.
+func patchCall(t *testing.T, bundle, watch string, extra ...string) badCall {
+	t.Helper()
+	configPath, logPath := badConfig(t, "")
+	args := append([]string{"patch", "--bundle", bundle, "--config", configPath}, extra...)
+	return badCall{args: args, watch: watch, logPath: logPath}
+}
+
+// patchWithSpec is a setup that patches a bundle holding config.
+func patchWithSpec(config []byte, extra ...string) func(t *testing.T) badCall {
+	return func(t *testing.T) badCall {
+		b := badBundle(t, config)
+		return patchCall(t, b, b, extra...)
 	}
-	withDefaultSpec := func(extra ...string) func(t *testing.T) badCall {
-		return func(t *testing.T) badCall {
-			b := badBundle(t, badSpec(t, nil, nil))
-			return patch(t, b, b, extra...)
-		}
+}
+
+// patchSpecWith is a setup that patches a bundle holding badSpec with
+// annotations, changed by edit.
+func patchSpecWith(annotations map[string]string, edit func(*specs.Spec)) func(t *testing.T) badCall {
+	return func(t *testing.T) badCall {
+		b := badBundle(t, badSpec(t, annotations, edit))
+		return patchCall(t, b, b)
 	}
-	specWith := func(annotations map[string]string, edit func(*specs.Spec)) func(t *testing.T) badCall {
-		return func(t *testing.T) badCall {
-			b := badBundle(t, badSpec(t, annotations, edit))
-			return patch(t, b, b)
-		}
-	}
+}
+
+// patchBundleCases: the bundle cannot be read, or is relative.
+func patchBundleCases() []badCase {
 	var rows []badCase
 	for _, bb := range brokenBundles() {
 		rows = append(rows, badCase{name: bb.name, wantCode: 2, wantErr: bb.wantErr, setup: func(t *testing.T) badCall {
 			bundle, watch := bb.make(t)
-			return patch(t, bundle, watch)
+			return patchCall(t, bundle, watch)
 		}})
 	}
-	rows = append(rows,
+	return append(rows,
 		badCase{name: "relative bundle that is missing", wantCode: 2, wantErr: "no such file or directory", setup: func(t *testing.T) badCall {
 			dir := t.TempDir()
-			c := patch(t, "gone", dir)
+			c := patchCall(t, "gone", dir)
 			c.dir = dir
 			return c
 		}},
@@ -768,7 +827,7 @@ func patchCases() []badCase {
 			parent := t.TempDir()
 			mustDo(t, os.Mkdir(filepath.Join(parent, "b"), 0o755))
 			mustDo(t, os.WriteFile(filepath.Join(parent, "b", "config.json"), badSpec(t, nil, nil), 0o644))
-			c := patch(t, "b", "")
+			c := patchCall(t, "b", "")
 			c.dir = parent
 			return c
 		}, check: func(t *testing.T, c badCall, _ result) {
@@ -781,61 +840,88 @@ func patchCases() []badCase {
 				t.Errorf("bundle not patched: annotations %v", s.Annotations)
 			}
 		}},
-		badCase{name: "no --bundle", wantCode: 2, wantErr: "--bundle DIR is required", setup: func(t *testing.T) badCall {
+	)
+}
+
+// patchFlagCases are flags patch must refuse.
+func patchFlagCases() []badCase {
+	withDefaultSpec := func(extra ...string) func(t *testing.T) badCall {
+		return func(t *testing.T) badCall {
+			b := badBundle(t, badSpec(t, nil, nil))
+			return patchCall(t, b, b, extra...)
+		}
+	}
+	return []badCase{
+		{name: "no --bundle", wantCode: 2, wantErr: "--bundle DIR is required", setup: func(t *testing.T) badCall {
 			return badCall{args: []string{"patch"}}
 		}},
-		badCase{name: "--bundle without a value", wantCode: 2, wantErr: "flag needs an argument", setup: func(t *testing.T) badCall {
+		{name: "--bundle without a value", wantCode: 2, wantErr: "flag needs an argument", setup: func(t *testing.T) badCall {
 			return badCall{args: []string{"patch", "--bundle"}}
 		}},
-		badCase{name: "stray argument", wantCode: 2, wantErr: "unexpected argument", setup: withSpec([]byte("{}"), "now")},
-		badCase{name: "unknown --profile", wantCode: 2, wantErr: "is not one of", setup: withDefaultSpec("--profile", "sysadmin")},
-		badCase{name: "--profile injects a capability", wantCode: 2, wantErr: "is not one of", setup: withDefaultSpec("--profile", "minimal,CAP_SYS_ADMIN")},
-		badCase{name: "--profile the admin did not allow", wantCode: 1, wantErr: "allowed_profiles", setup: withDefaultSpec("--profile", "checkpoint")},
-		badCase{name: "config.json is empty", wantCode: 2, wantErr: "input is empty", setup: withSpec(nil)},
-		badCase{name: "config.json is not JSON", wantCode: 2, wantErr: "not a JSON object", setup: withSpec([]byte("process: {}"))},
-		badCase{name: "config.json is truncated", wantCode: 2, wantErr: "unexpected end of JSON input", setup: withSpec([]byte(`{"process":{"user":{"uid":10`))},
-		badCase{name: "config.json has wrong types", wantCode: 2, wantErr: "cannot unmarshal", setup: withSpec([]byte(`{"process":"sh"}`))},
-		badCase{name: "config.json has a duplicate key", wantCode: 2, wantErr: "duplicate key", setup: withSpec([]byte(`{"process":{"user":{"uid":0}},"process":{"user":{"uid":1000}}}`))},
-		badCase{name: "config.json spells a member in another case", wantCode: 2, wantErr: "letter case", setup: withSpec([]byte(`{"Process":{"user":{"uid":1000},"args":["sh"]},"linux":{"readonlyPaths":["/proc/sys"]}}`))},
-		badCase{name: "config.json has no process", wantCode: 2, wantErr: "spec has no process", setup: withSpec([]byte(`{"linux":{"readonlyPaths":["/proc/sys"]}}`))},
-		badCase{name: "hostile profile annotation", wantCode: 2, wantErr: "is not one of", setup: specWith(optedIn("minimal; CAP_SYS_ADMIN"), nil)},
-		badCase{name: "1 MB profile annotation", wantCode: 2, wantErr: "(1048576 bytes)", setup: specWith(optedIn(strings.Repeat("w", 1<<20)), nil)},
-		badCase{name: "profile annotation the admin did not allow", wantCode: 1, wantErr: "allowed_profiles", setup: specWith(optedIn("checkpoint"), nil)},
-		badCase{name: "clone3 rule for a seccomp agent", wantCode: 1, wantErr: "a seccomp agent (SCMP_ACT_NOTIFY)", setup: specWith(nil, func(s *specs.Spec) {
+		{name: "stray argument", wantCode: 2, wantErr: "unexpected argument", setup: patchWithSpec([]byte("{}"), "now")},
+		{name: "unknown --profile", wantCode: 2, wantErr: "is not one of", setup: withDefaultSpec("--profile", "sysadmin")},
+		{name: "--profile injects a capability", wantCode: 2, wantErr: "is not one of", setup: withDefaultSpec("--profile", "minimal,CAP_SYS_ADMIN")},
+		{name: "--profile the admin did not allow", wantCode: 1, wantErr: "allowed_profiles", setup: withDefaultSpec("--profile", "checkpoint")},
+	}
+}
+
+// patchConfigJSONCases: config.json does not parse, or its annotations
+// ask for a profile patch must refuse.
+func patchConfigJSONCases() []badCase {
+	return []badCase{
+		{name: "config.json is empty", wantCode: 2, wantErr: "input is empty", setup: patchWithSpec(nil)},
+		{name: "config.json is not JSON", wantCode: 2, wantErr: "not a JSON object", setup: patchWithSpec([]byte("process: {}"))},
+		{name: "config.json is truncated", wantCode: 2, wantErr: "unexpected end of JSON input", setup: patchWithSpec([]byte(`{"process":{"user":{"uid":10`))},
+		{name: "config.json has wrong types", wantCode: 2, wantErr: "cannot unmarshal", setup: patchWithSpec([]byte(`{"process":"sh"}`))},
+		{name: "config.json has a duplicate key", wantCode: 2, wantErr: "duplicate key", setup: patchWithSpec([]byte(`{"process":{"user":{"uid":0}},"process":{"user":{"uid":1000}}}`))},
+		{name: "config.json spells a member in another case", wantCode: 2, wantErr: "letter case", setup: patchWithSpec([]byte(`{"Process":{"user":{"uid":1000},"args":["sh"]},"linux":{"readonlyPaths":["/proc/sys"]}}`))},
+		{name: "config.json has no process", wantCode: 2, wantErr: "spec has no process", setup: patchWithSpec([]byte(`{"linux":{"readonlyPaths":["/proc/sys"]}}`))},
+		{name: "hostile profile annotation", wantCode: 2, wantErr: "is not one of", setup: patchSpecWith(optedIn("minimal; CAP_SYS_ADMIN"), nil)},
+		{name: "1 MB profile annotation", wantCode: 2, wantErr: "(1048576 bytes)", setup: patchSpecWith(optedIn(strings.Repeat("w", 1<<20)), nil)},
+		{name: "profile annotation the admin did not allow", wantCode: 1, wantErr: "allowed_profiles", setup: patchSpecWith(optedIn("checkpoint"), nil)},
+	}
+}
+
+// patchSpecCases: the spec defeats the grant's safety (a seccomp agent,
+// the host's PID namespace, a writable sys) and patch refuses it; or it
+// is fine after all.
+func patchSpecCases() []badCase {
+	return []badCase{
+		{name: "clone3 rule for a seccomp agent", wantCode: 1, wantErr: "a seccomp agent (SCMP_ACT_NOTIFY)", setup: patchSpecWith(nil, func(s *specs.Spec) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"clone3"}, Action: specs.ActNotify}}}
 		})},
-		badCase{name: "seccomp action with a terminal escape", wantCode: 1, wantErr: `"SCMP_ACT_\x1b[2J\rX"`, setup: func(t *testing.T) badCall {
+		{name: "seccomp action with a terminal escape", wantCode: 1, wantErr: `"SCMP_ACT_\x1b[2J\rX"`, setup: func(t *testing.T) badCall {
 			b := badBundle(t, badSpec(t, nil, func(s *specs.Spec) {
 				s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"clone3"}, Action: "SCMP_ACT_\x1b[2J\rX"}}}
 			}))
 			configPath, logPath := badConfig(t, "open_clone3 = false")
 			return badCall{args: []string{"patch", "--bundle", b, "--config", configPath}, watch: b, logPath: logPath}
 		}},
-		badCase{name: "no PID namespace of its own", wantCode: 1, wantErr: "shares the runtime's (the host's) PID namespace", setup: specWith(nil, func(s *specs.Spec) {
+		{name: "no PID namespace of its own", wantCode: 1, wantErr: "shares the runtime's (the host's) PID namespace", setup: patchSpecWith(nil, func(s *specs.Spec) {
 			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.PIDNamespace })
 		})},
-		badCase{name: "joins a PID namespace by path", wantCode: 1, wantErr: `joins the PID namespace at "/proc/1/ns/pid"`, setup: specWith(nil, func(s *specs.Spec) {
+		{name: "joins a PID namespace by path", wantCode: 1, wantErr: `joins the PID namespace at "/proc/1/ns/pid"`, setup: patchSpecWith(nil, func(s *specs.Spec) {
 			for i := range s.Linux.Namespaces {
 				if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
 					s.Linux.Namespaces[i].Path = "/proc/1/ns/pid"
 				}
 			}
 		})},
-		badCase{name: "read-write bind at ns_last_pid", wantCode: 1, wantErr: `read-write mount at "/proc/sys/kernel/ns_last_pid"`, setup: specWith(nil, func(s *specs.Spec) {
+		{name: "read-write bind at ns_last_pid", wantCode: 1, wantErr: `read-write mount at "/proc/sys/kernel/ns_last_pid"`, setup: patchSpecWith(nil, func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/sys/kernel/ns_last_pid", Source: "/tmp/x", Type: "bind", Options: []string{"bind", "rw"}})
 		})},
-		badCase{name: "second procfs", wantCode: 1, wantErr: `a second procfs at "/mnt/proc"`, setup: specWith(nil, func(s *specs.Spec) {
+		{name: "second procfs", wantCode: 1, wantErr: `a second procfs at "/mnt/proc"`, setup: patchSpecWith(nil, func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/proc", Source: "proc", Type: "proc"})
 		})},
-		badCase{name: "rbind of the host's /proc", wantCode: 1, wantErr: `the host's "/proc" bound at "/hostproc"`, setup: specWith(nil, func(s *specs.Spec) {
+		{name: "rbind of the host's /proc", wantCode: 1, wantErr: `the host's "/proc" bound at "/hostproc"`, setup: patchSpecWith(nil, func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hostproc", Source: "/proc", Type: "bind", Options: []string{"rbind", "ro"}})
 		})},
-		badCase{name: "writable /proc/sys", wantCode: 1, wantErr: "/proc/sys is writable", setup: specWith(nil, func(s *specs.Spec) {
+		{name: "writable /proc/sys", wantCode: 1, wantErr: "/proc/sys is writable", setup: patchSpecWith(nil, func(s *specs.Spec) {
 			s.Linux.ReadonlyPaths = slices.DeleteFunc(s.Linux.ReadonlyPaths, func(p string) bool { return p == spec.ProcSys })
 		})},
-		badCase{name: "capability crhook does not know is kept", wantCode: 0, setup: func(t *testing.T) badCall {
+		{name: "capability crhook does not know is kept", wantCode: 0, setup: func(t *testing.T) badCall {
 			b := badBundle(t, badSpec(t, nil, withFutureCap))
-			return patch(t, b, "")
+			return patchCall(t, b, "")
 		}, check: func(t *testing.T, c badCall, _ result) {
 			t.Helper()
 			raw, err := os.ReadFile(filepath.Join(c.args[2], "config.json"))
@@ -846,11 +932,7 @@ func patchCases() []badCase {
 				t.Errorf("capabilities after patch: %+v", caps)
 			}
 		}},
-	)
-	for i := range rows {
-		rows[i].name = "patch/" + rows[i].name
 	}
-	return rows
 }
 
 // verifyCases are flags verify must refuse before it forks anything.

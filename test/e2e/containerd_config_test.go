@@ -18,40 +18,7 @@ import (
 func TestContainerdReadsCrhookEntry(t *testing.T) {
 	requireRoot(t)
 	bin := requireTool(t, "containerd")
-	tests := []struct {
-		name    string
-		main    string
-		imports map[string]string
-		plugin  string
-	}{
-		{name: "version 2", plugin: "io.containerd.grpc.v1.cri", main: `version = 2
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "example.com/pause:9"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    privileged_without_host_devices = true
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = true
-      NoPivotRoot = true
-      Root = "/run/containerd/runc-node"
-`},
-		{name: "version 1", plugin: "io.containerd.grpc.v1.cri", main: `[plugins.cri]
-  sandbox_image = "example.com/pause:9"
-  [plugins.cri.containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins.cri.containerd.runtimes.runc.options]
-      SystemdCgroup = true
-`},
-		{name: "version 2 with the CRI table in an import", plugin: "io.containerd.grpc.v1.cri",
-			main: "version = 2\nimports = [\"DIR/conf.d/*.toml\"]\n", imports: map[string]string{"conf.d/10-node.toml": `version = 2
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "example.com/pause:9"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = true
-`}},
-	}
+	tests := containerdConfigCases()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -99,6 +66,50 @@ func TestContainerdReadsCrhookEntry(t *testing.T) {
 				t.Errorf("uninstall did not give back the file: %s", r)
 			}
 		})
+	}
+}
+
+// containerdConfigCase is a node's containerd config: the main file
+// (DIR stands for its directory), the files it imports, and the plugin
+// that holds the CRI settings.
+type containerdConfigCase struct {
+	name    string
+	main    string
+	imports map[string]string
+	plugin  string
+}
+
+// containerdConfigCases are config versions 1 and 2, with the runc table
+// in the main file or in an import.
+func containerdConfigCases() []containerdConfigCase {
+	return []containerdConfigCase{
+		{name: "version 2", plugin: "io.containerd.grpc.v1.cri", main: `version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "example.com/pause:9"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    privileged_without_host_devices = true
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = true
+      NoPivotRoot = true
+      Root = "/run/containerd/runc-node"
+`},
+		{name: "version 1", plugin: "io.containerd.grpc.v1.cri", main: `[plugins.cri]
+  sandbox_image = "example.com/pause:9"
+  [plugins.cri.containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins.cri.containerd.runtimes.runc.options]
+      SystemdCgroup = true
+`},
+		{name: "version 2 with the CRI table in an import", plugin: "io.containerd.grpc.v1.cri",
+			main: "version = 2\nimports = [\"DIR/conf.d/*.toml\"]\n", imports: map[string]string{"conf.d/10-node.toml": `version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "example.com/pause:9"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = true
+`}},
 	}
 }
 

@@ -47,36 +47,42 @@ func runcRestore(t *testing.T, criu, images string, app int, grant func(*testing
 	return parseRestore(t, runcRun(t, b))
 }
 
+// grantByPatch is the grant crhook gives: patch with profile under the
+// admin config at configPath.
+func grantByPatch(configPath, profile string) func(*testing.T, bundle) {
+	return func(t *testing.T, b bundle) {
+		t.Helper()
+		if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", profile, "--config", configPath); r.Code != 0 {
+			t.Fatalf("patch: %s", r)
+		}
+	}
+}
+
+// grantByHand is what an admin without crhook does: the capability in all
+// five sets, seccomp left as Docker's.
+func grantByHand(t *testing.T, b bundle) {
+	t.Helper()
+	b.Edit(t, func(s *specs.Spec) {
+		c := s.Process.Capabilities
+		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
+			*set = append(*set, "CAP_CHECKPOINT_RESTORE")
+		}
+	})
+}
+
 // TestCRIURunc: non-root criu dump and restore between two hardened runc
 // containers, crhook applied with patch.
 func TestCRIURunc(t *testing.T) {
 	criu := requireCRIU(t)
 	configPath, _ := writeConfig(t, `allowed_profiles = ["minimal", "restore", "checkpoint"]`)
-	withProfile := func(profile string) func(*testing.T, bundle) {
-		return func(t *testing.T, b bundle) {
-			if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", profile, "--config", configPath); r.Code != 0 {
-				t.Fatalf("patch: %s", r)
-			}
-		}
-	}
-	// byHand is what an admin without crhook does: the capability in all
-	// five sets, seccomp left as Docker's.
-	byHand := func(t *testing.T, b bundle) {
-		b.Edit(t, func(s *specs.Spec) {
-			c := s.Process.Capabilities
-			for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
-				*set = append(*set, "CAP_CHECKPOINT_RESTORE")
-			}
-		})
-	}
 
 	t.Run("minimal dump, minimal restore", func(t *testing.T) {
 		images := imagesDir(t)
 		dump := runcDump(t, criu, images, configPath, "minimal")
-		rr := runcRestore(t, criu, images, dump.App, withProfile("minimal"))
+		rr := runcRestore(t, criu, images, dump.App, grantByPatch(configPath, "minimal"))
 		assertRestored(t, rr, dump, images)
 		t.Run("capabilities by hand, seccomp untouched: ns_last_pid", func(t *testing.T) {
-			rr := runcRestore(t, criu, images, dump.App, byHand)
+			rr := runcRestore(t, criu, images, dump.App, grantByHand)
 			assertRefused(t, rr, images, "seccomp blocks clone3 and /proc/sys is read-only", "ns_last_pid on procfs: Read-only file system")
 		})
 		t.Run("no crhook", func(t *testing.T) {
@@ -90,50 +96,25 @@ func TestCRIURunc(t *testing.T) {
 		// A checkpoint container runs without a seccomp filter: crhook
 		// refuses one under Docker's profile (see the refusal test).
 		b := criuBundle(t, criu, images, "/bin/criu-restore", strconv.Itoa(dump.App))
-		withProfile("checkpoint")(t, b)
+		grantByPatch(configPath, "checkpoint")(t, b)
 		assertRestored(t, parseRestore(t, runcRun(t, b)), dump, images)
 		t.Run("under minimal the preflight refuses, and criu fails", func(t *testing.T) {
-			rr := runcRestore(t, criu, images, dump.App, withProfile("minimal"))
+			rr := runcRestore(t, criu, images, dump.App, grantByPatch(configPath, "minimal"))
 			assertRefused(t, rr, images, "holds CAP_SETPCAP, CAP_SYS_PTRACE, which this container lacks", "Unable to restore capabilities")
 		})
 	})
 	t.Run("a dump under a seccomp filter fails, as verify says", func(t *testing.T) {
-		images := imagesDir(t)
-		b := criuBundle(t, criu, images, "sh", "-c", "crhook verify --json; /bin/criu-dump")
-		b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = dockerSeccomp(t, s) })
-		withProfile("minimal")(t, b)
-		r := runcRun(t, b)
-		if d := parseDump(t, r); d.Code == 0 {
-			t.Fatalf("criu dumped a task under a seccomp filter: %s", r)
-		}
-		if c := check(t, parseReport(t, result{Stdout: r.Stdout[:strings.Index(r.Stdout, "\napp=")]}), "seccomp_dump"); !strings.Contains(c.Detail, "criu dump of processes here fails") {
-			t.Errorf("verify did not warn: %+v", c)
-		}
-		if log := criuLog(t, images, "dump.log"); !strings.Contains(log, "suspending seccomp failed: Operation not permitted") {
-			t.Errorf("criu failed otherwise:\n%s", tail(log, 2000))
-		}
+		assertDumpUnderSeccompFails(t, criu, configPath)
 	})
 	t.Run("checkpoint under Docker's seccomp: admin's checkpoint_seccomp = remove", func(t *testing.T) {
-		removeConfig, logPath := writeConfig(t, `allowed_profiles = ["minimal", "restore", "checkpoint"]`+"\n"+`checkpoint_seccomp = "remove"`)
-		images := imagesDir(t)
-		b := criuBundle(t, criu, images, "/bin/criu-dump")
-		b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = dockerSeccomp(t, s) })
-		if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "checkpoint", "--config", removeConfig); r.Code != 0 || !strings.Contains(r.Stdout, "removed linux.seccomp") {
-			t.Fatalf("patch: %s", r)
-		}
-		if d := parseDump(t, runcRun(t, b)); d.Code != 0 {
-			t.Fatalf("criu dump failed:\n%s", tail(criuLog(t, images, "dump.log"), 2000))
-		}
-		if !strings.Contains(readFile(t, logPath), "checkpoint_seccomp=remove") {
-			t.Error("the removal is not in crhook's log")
-		}
+		assertDumpWithSeccompRemoved(t, criu)
 	})
 	t.Run("PIDs taken: a second restore in the same container", func(t *testing.T) {
 		images := imagesDir(t)
 		dump := runcDump(t, criu, images, configPath, "minimal")
 		b := criuBundle(t, criu, images, "sh", "-c", "/bin/criu-restore "+strconv.Itoa(dump.App)+"; /bin/criu-restore "+strconv.Itoa(dump.App))
 		b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = dockerSeccomp(t, s) })
-		withProfile("minimal")(t, b)
+		grantByPatch(configPath, "minimal")(t, b)
 		r := runcRun(t, b)
 		second := r
 		if i := strings.LastIndex(r.Stdout, "\n{"); i > 0 {
@@ -141,4 +122,44 @@ func TestCRIURunc(t *testing.T) {
 		}
 		assertRefused(t, parseRestore(t, second), images, "of the dump is taken here", "File exists")
 	})
+}
+
+// assertDumpUnderSeccompFails: under Docker's seccomp profile a minimal
+// container's criu dump fails, and verify, run first, warned so.
+func assertDumpUnderSeccompFails(t *testing.T, criu, configPath string) {
+	t.Helper()
+	images := imagesDir(t)
+	b := criuBundle(t, criu, images, "sh", "-c", "crhook verify --json; /bin/criu-dump")
+	b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = dockerSeccomp(t, s) })
+	grantByPatch(configPath, "minimal")(t, b)
+	r := runcRun(t, b)
+	if d := parseDump(t, r); d.Code == 0 {
+		t.Fatalf("criu dumped a task under a seccomp filter: %s", r)
+	}
+	if c := check(t, parseReport(t, result{Stdout: r.Stdout[:strings.Index(r.Stdout, "\napp=")]}), "seccomp_dump"); !strings.Contains(c.Detail, "criu dump of processes here fails") {
+		t.Errorf("verify did not warn: %+v", c)
+	}
+	if log := criuLog(t, images, "dump.log"); !strings.Contains(log, "suspending seccomp failed: Operation not permitted") {
+		t.Errorf("criu failed otherwise:\n%s", tail(log, 2000))
+	}
+}
+
+// assertDumpWithSeccompRemoved: with checkpoint_seccomp = "remove" in the
+// admin config, patch drops Docker's seccomp filter from a checkpoint
+// container, criu dump works, and the removal is logged.
+func assertDumpWithSeccompRemoved(t *testing.T, criu string) {
+	t.Helper()
+	removeConfig, logPath := writeConfig(t, `allowed_profiles = ["minimal", "restore", "checkpoint"]`+"\n"+`checkpoint_seccomp = "remove"`)
+	images := imagesDir(t)
+	b := criuBundle(t, criu, images, "/bin/criu-dump")
+	b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = dockerSeccomp(t, s) })
+	if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "checkpoint", "--config", removeConfig); r.Code != 0 || !strings.Contains(r.Stdout, "removed linux.seccomp") {
+		t.Fatalf("patch: %s", r)
+	}
+	if d := parseDump(t, runcRun(t, b)); d.Code != 0 {
+		t.Fatalf("criu dump failed:\n%s", tail(criuLog(t, images, "dump.log"), 2000))
+	}
+	if !strings.Contains(readFile(t, logPath), "checkpoint_seccomp=remove") {
+		t.Error("the removal is not in crhook's log")
+	}
 }

@@ -136,24 +136,7 @@ func TestDocker(t *testing.T) {
 			t.Fatalf("dockerd does not list the crhook runtime: %s", r)
 		}
 	})
-	t.Run("--runtime crhook opts in", func(t *testing.T) {
-		r := d.docker(t, append(append([]string{"run", "--runtime", "crhook"}, hardened...), append([]string{image}, verifyArgs...)...)...)
-		if r.Code != 0 {
-			t.Fatalf("verify under --runtime crhook: %s", r)
-		}
-		rep := parseReport(t, r)
-		if !rep.OK || rep.UID != 1000 || rep.Drill.Parent.Got != 500 {
-			t.Fatalf("report: %+v", rep)
-		}
-		for i, p := range rep.Drill.Placements {
-			if p.Got != 501+i {
-				t.Errorf("child %d at %d, want %d", i, p.Got, 501+i)
-			}
-		}
-		if c := check(t, rep, "ns_last_pid"); !strings.Contains(c.Detail, "EROFS") {
-			t.Errorf("ns_last_pid must stay read-only: %+v", c)
-		}
-	})
+	t.Run("--runtime crhook opts in", func(t *testing.T) { d.assertOptInGrants(t, image, hardened) })
 	t.Run("the default runtime grants nothing", func(t *testing.T) {
 		r := d.docker(t, append(append([]string{"run"}, hardened...), append([]string{image}, verifyArgs...)...)...)
 		if r.Code != 1 {
@@ -172,28 +155,7 @@ func TestDocker(t *testing.T) {
 			t.Fatalf("Docker's error must carry crhook's reason: %s", r)
 		}
 	})
-	t.Run("docker exec, stop and start keep the grant", func(t *testing.T) {
-		name := containerID("docker")
-		run := append([]string{"run", "-d", "--name", name, "--runtime", "crhook"}, hardened[1:]...)
-		if r := d.docker(t, append(run, image, "sleep", "1000")...); r.Code != 0 {
-			t.Fatalf("docker run -d: %s", r)
-		}
-		t.Cleanup(func() { d.docker(t, "rm", "--force", name) })
-		execVerify := func(when string) {
-			r := d.docker(t, append([]string{"exec", name}, verifyArgs...)...)
-			if r.Code != 0 || !parseReport(t, r).OK {
-				t.Fatalf("docker exec crhook verify %s: %s", when, r)
-			}
-		}
-		execVerify("after run")
-		if r := d.docker(t, "stop", "--time", "0", name); r.Code != 0 {
-			t.Fatalf("stop: %s", r)
-		}
-		if r := d.docker(t, "start", name); r.Code != 0 {
-			t.Fatalf("start: %s", r)
-		}
-		execVerify("after stop and start")
-	})
+	t.Run("docker exec, stop and start keep the grant", func(t *testing.T) { d.assertExecKeepsGrant(t, image, hardened) })
 	t.Run("install then uninstall leaves daemon.json as it was", func(t *testing.T) {
 		if r := crhook(t, nil, "uninstall", "--for", "docker", "--engine-config", d.Config); r.Code != 0 {
 			t.Fatalf("uninstall: %s", r)
@@ -203,17 +165,73 @@ func TestDocker(t *testing.T) {
 		}
 	})
 	t.Run("creates and execs are logged, each with what it added", func(t *testing.T) {
-		var creates, execs int
-		for _, l := range readLog(t, filepath.Join(filepath.Dir(configPath), "crhook.log")) {
-			switch {
-			case l.Stage == "runtime" && l.OptedIn && l.Profile == "minimal":
-				creates++
-			case l.Stage == "exec" && l.OptedIn && strings.Contains(strings.Join(l.Changes, " "), "exec: added CAP_CHECKPOINT_RESTORE"):
-				execs++
-			}
-		}
-		if creates == 0 || execs < 2 {
-			t.Errorf("logged %d opted-in creates and %d execs that got the grant; want creates and both execs", creates, execs)
-		}
+		assertDockerGrantsLogged(t, filepath.Join(filepath.Dir(configPath), "crhook.log"))
 	})
+}
+
+// assertOptInGrants runs verify under --runtime crhook: it must pass as
+// uid 1000, place the children at the PIDs asked for and find
+// ns_last_pid still read-only.
+func (d *dockerd) assertOptInGrants(t *testing.T, image string, hardened []string) {
+	t.Helper()
+	r := d.docker(t, append(append([]string{"run", "--runtime", "crhook"}, hardened...), append([]string{image}, verifyArgs...)...)...)
+	if r.Code != 0 {
+		t.Fatalf("verify under --runtime crhook: %s", r)
+	}
+	rep := parseReport(t, r)
+	if !rep.OK || rep.UID != 1000 || rep.Drill.Parent.Got != 500 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for i, p := range rep.Drill.Placements {
+		if p.Got != 501+i {
+			t.Errorf("child %d at %d, want %d", i, p.Got, 501+i)
+		}
+	}
+	if c := check(t, rep, "ns_last_pid"); !strings.Contains(c.Detail, "EROFS") {
+		t.Errorf("ns_last_pid must stay read-only: %+v", c)
+	}
+}
+
+// assertExecKeepsGrant: verify run by docker exec in a crhook container
+// must pass after run and again after a stop and start.
+func (d *dockerd) assertExecKeepsGrant(t *testing.T, image string, hardened []string) {
+	t.Helper()
+	name := containerID("docker")
+	run := append([]string{"run", "-d", "--name", name, "--runtime", "crhook"}, hardened[1:]...)
+	if r := d.docker(t, append(run, image, "sleep", "1000")...); r.Code != 0 {
+		t.Fatalf("docker run -d: %s", r)
+	}
+	t.Cleanup(func() { d.docker(t, "rm", "--force", name) })
+	execVerify := func(when string) {
+		r := d.docker(t, append([]string{"exec", name}, verifyArgs...)...)
+		if r.Code != 0 || !parseReport(t, r).OK {
+			t.Fatalf("docker exec crhook verify %s: %s", when, r)
+		}
+	}
+	execVerify("after run")
+	if r := d.docker(t, "stop", "--time", "0", name); r.Code != 0 {
+		t.Fatalf("stop: %s", r)
+	}
+	if r := d.docker(t, "start", name); r.Code != 0 {
+		t.Fatalf("start: %s", r)
+	}
+	execVerify("after stop and start")
+}
+
+// assertDockerGrantsLogged: crhook's log at logPath must hold the
+// opted-in creates and both execs, each with the grant it added.
+func assertDockerGrantsLogged(t *testing.T, logPath string) {
+	t.Helper()
+	var creates, execs int
+	for _, l := range readLog(t, logPath) {
+		switch {
+		case l.Stage == "runtime" && l.OptedIn && l.Profile == "minimal":
+			creates++
+		case l.Stage == "exec" && l.OptedIn && strings.Contains(strings.Join(l.Changes, " "), "exec: added CAP_CHECKPOINT_RESTORE"):
+			execs++
+		}
+	}
+	if creates == 0 || execs < 2 {
+		t.Errorf("logged %d opted-in creates and %d execs that got the grant; want creates and both execs", creates, execs)
+	}
 }

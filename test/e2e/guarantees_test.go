@@ -91,24 +91,7 @@ func TestHostileProcMounts(t *testing.T) {
 			if readFile(t, b.ConfigPath()) != before {
 				t.Error("a refused patch changed config.json")
 			}
-			for _, rt := range []string{"runc", "crun"} {
-				mounts, refusal, ok := liveMounts(t, rt, b)
-				if !ok {
-					if slices.Contains(tt.startedBy, rt) {
-						t.Errorf("%s refused a spec it should start: %s", rt, refusal)
-					}
-					t.Logf("%s refuses this spec itself: %s", rt, refusal)
-					continue
-				}
-				if !slices.Contains(tt.startedBy, rt) {
-					t.Errorf("%s started a spec it was expected to refuse", rt)
-				}
-				if w := spec.WritableProcSys(mounts); w == "" {
-					t.Errorf("%s's container has no writable sys: crhook's refusal would be a false alarm", rt)
-				} else {
-					t.Logf("%s's live container %s", rt, w)
-				}
-			}
+			assertLiveProcSysWritable(t, b, tt.startedBy)
 		})
 	}
 	t.Run("runc's default spec is read-only live", func(t *testing.T) {
@@ -123,6 +106,32 @@ func TestHostileProcMounts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// assertLiveProcSysWritable creates b with real runc and crun: those in
+// startedBy must create it and the others refuse it; every container
+// created must have a writable sys live, else crhook's refusal is a
+// false alarm.
+func assertLiveProcSysWritable(t *testing.T, b bundle, startedBy []string) {
+	t.Helper()
+	for _, rt := range []string{"runc", "crun"} {
+		mounts, refusal, ok := liveMounts(t, rt, b)
+		if !ok {
+			if slices.Contains(startedBy, rt) {
+				t.Errorf("%s refused a spec it should start: %s", rt, refusal)
+			}
+			t.Logf("%s refuses this spec itself: %s", rt, refusal)
+			continue
+		}
+		if !slices.Contains(startedBy, rt) {
+			t.Errorf("%s started a spec it was expected to refuse", rt)
+		}
+		if w := spec.WritableProcSys(mounts); w == "" {
+			t.Errorf("%s's container has no writable sys: crhook's refusal would be a false alarm", rt)
+		} else {
+			t.Logf("%s's live container %s", rt, w)
+		}
+	}
 }
 
 // TestPoststartSeesWhatTheConfigCannot: a bind whose source is a host
