@@ -1,7 +1,7 @@
 // Command crhook grants CAP_CHECKPOINT_RESTORE to containers that opt in,
 // and checks before and after start that the grant took effect and that
 // /proc/sys stayed read-only. It has every command; crhook-hook is the
-// lean build engines run. See README.md for the stages and commands.
+// lean build engines run. See docs/commands.md for every command.
 package main
 
 import (
