@@ -102,7 +102,7 @@ func FuzzCRIODropIn(f *testing.F) {
 		if err := toml.Unmarshal(plan.Changes[0].Content, &cfg); err != nil {
 			t.Fatalf("drop-in does not parse: %v\n%s", err, plan.Changes[0].Content)
 		}
-		entry := lookup(cfg, []string{"crio", "runtime", "runtimes", RuntimeName})
+		entry := lookupTable(cfg, []string{"crio", "runtime", "runtimes", RuntimeName})
 		allowed := stringList(entry["allowed_annotations"])
 		if entry["runtime_path"] != o.Runtime || !containsAll(allowed, "io.crhook.restore", "io.crhook.profile") {
 			t.Fatalf("crhook handler %v", entry)

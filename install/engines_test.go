@@ -250,7 +250,7 @@ func checkContainerdEntry(t *testing.T, o Options, table string, data []byte) {
 	if err := toml.Unmarshal(data, &cfg); err != nil {
 		t.Fatalf("result does not parse: %v\n%s", err, data)
 	}
-	entry := lookup(cfg, tomlPath(table))
+	entry := lookupTable(cfg, tomlPath(table))
 	if entry == nil || entry["runtime_type"] != "io.containerd.runc.v2" ||
 		entry["options"].(map[string]any)["BinaryName"] != o.Runtime {
 		t.Fatalf("runtime entry at %s: %v\n%s", table, entry, data)
@@ -300,20 +300,10 @@ func tomlPath(key string) []string {
 	return parts
 }
 
-func lookup(m map[string]any, path []string) map[string]any {
-	for _, p := range path {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			return nil
-		}
-		m = next
-	}
-	return m
-}
-
-func TestCRIODropIn(t *testing.T) {
-	o := testOptions(t)
-	o.EngineConfig = t.TempDir()
+// installCRIOEntry installs for CRI-O with o and returns the drop-in it
+// wrote, decoded, and crhook's runtime entry in it.
+func installCRIOEntry(t *testing.T, o Options) (cfg map[string]any, entry map[string]any) {
+	t.Helper()
 	plan, err := CRIO(o, false)
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +311,6 @@ func TestCRIODropIn(t *testing.T) {
 	if err := plan.Apply(io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	var cfg map[string]any
 	dropIn, err := os.ReadFile(filepath.Join(o.EngineConfig, crioDropInName))
 	if err != nil {
 		t.Fatal(err)
@@ -329,7 +318,13 @@ func TestCRIODropIn(t *testing.T) {
 	if err := toml.Unmarshal(dropIn, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	entry := lookup(cfg, []string{"crio", "runtime", "runtimes", "crhook"})
+	return cfg, lookupTable(cfg, []string{"crio", "runtime", "runtimes", "crhook"})
+}
+
+func TestCRIODropIn(t *testing.T) {
+	o := testOptions(t)
+	o.EngineConfig = t.TempDir()
+	cfg, entry := installCRIOEntry(t, o)
 	if entry == nil || entry["runtime_path"] != o.Runtime || entry["runtime_type"] != "oci" {
 		t.Fatalf("drop-in: %v", cfg)
 	}
@@ -621,7 +616,7 @@ func checkRuncSettingsEntry(t *testing.T, o Options, tt runcSettingsCase, entryF
 	if err := toml.Unmarshal(entryFile, &cfg); err != nil {
 		t.Fatalf("does not parse: %v\n%s", err, entryFile)
 	}
-	entry := lookup(cfg, append(tomlPath(tt.path), "runtimes", RuntimeName))
+	entry := lookupTable(cfg, append(tomlPath(tt.path), "runtimes", RuntimeName))
 	if entry == nil {
 		t.Fatalf("no crhook entry:\n%s", entryFile)
 	}
@@ -697,22 +692,7 @@ runtime_root = "/run/runc-node"
 monitor_env = ["PATH=/usr/local/bin:/usr/bin"]
 allowed_annotations = ["io.kubernetes.cri-o.Devices"]
 `)
-	plan, err := CRIO(o, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := plan.Apply(io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	dropIn, err := os.ReadFile(filepath.Join(o.EngineConfig, crioDropInName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := toml.Unmarshal(dropIn, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	entry := lookup(cfg, []string{"crio", "runtime", "runtimes", "crhook"})
+	_, entry := installCRIOEntry(t, o)
 	want := map[string]any{
 		"runtime_path": o.Runtime, "runtime_root": "/run/runc-node", "runtime_type": "oci",
 		"monitor_env":         []any{"PATH=/usr/local/bin:/usr/bin"},
