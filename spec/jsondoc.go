@@ -18,11 +18,11 @@ import (
 // the index and edits the text by splicing (see edits), so every byte it
 // does not edit, unknown members included, reaches the runtime as it was.
 //
-// The pass is also the strictness: jsontext refuses malformed JSON,
-// invalid UTF-8 and a name given twice in one object; doc also refuses
-// two names that Go's decoder (runc's) would take for the same struct
-// field, because they differ only in letter case (see foldName), where
-// parsers disagree on which one wins.
+// The pass is also the strictness: jsontext refuses malformed JSON and
+// invalid UTF-8; doc refuses a name given twice in one object, and two
+// names that Go's decoder (runc's) would take for the same struct field
+// because they differ only in letter case (see foldName), where parsers
+// disagree on which one wins.
 type doc struct {
 	raw   []byte
 	nodes []node
@@ -137,14 +137,9 @@ func (d *doc) unquote(v []byte) (string, error) {
 }
 
 // jsonError words jsontext's errors the way crhook's users read them.
+// (Duplicate names are crhook's own error: see frame.repeats.)
 func jsonError(err error) error {
-	var serr *jsontext.SyntacticError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &serr):
-		return fmt.Errorf("%w %s", ErrDuplicateKey, quote(serr.JSONPointer.LastToken()))
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return errors.New("unexpected end of JSON input")
 	}
 	return err
