@@ -179,18 +179,7 @@ func TestLowerCaseCapabilityNames(t *testing.T) {
 		}
 	})
 	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
-		b := newBundle(t, "echo", "container-ran")
-		configPath, logPath := writeConfig(t, "")
-		b.Edit(t, func(s *specs.Spec) {
-			lower(s)
-			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "createRuntime"},
-				Env: []string{"CRHOOK_CONFIG=" + configPath}}}}
-		})
-		r := rt.run(t, b)
-		if r.Code == 0 || strings.Contains(r.Stdout, "container-ran") {
-			t.Fatalf("the container must not start: %s", r)
-		}
-		assertRefusal(t, rt, r, logPath, "createRuntime", "capabilities missing")
+		assertCreateRuntimeRefuses(t, rt, lower, "capabilities missing")
 	})
 }
 
@@ -207,23 +196,14 @@ func TestSharedPIDNamespaceIsRefused(t *testing.T) {
 		t.Fatalf("patch must refuse naming the PID namespace: %s", r)
 	}
 	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
-		b := newBundle(t, "echo", "container-ran")
-		configPath, logPath := writeConfig(t, "")
-		b.Edit(t, func(s *specs.Spec) {
+		assertCreateRuntimeRefuses(t, rt, func(s *specs.Spec) {
 			hostPID(s)
 			c := s.Process.Capabilities
 			for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
 				*set = append(*set, spec.CapCheckpointRestore)
 			}
 			s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
-			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "createRuntime"},
-				Env: []string{"CRHOOK_CONFIG=" + configPath}}}}
-		})
-		r := rt.run(t, b)
-		if r.Code == 0 || strings.Contains(r.Stdout, "container-ran") {
-			t.Fatalf("a host-PID container with the capability must not start: %s", r)
-		}
-		assertRefusal(t, rt, r, logPath, "createRuntime", "shares the runtime's (the host's) PID namespace")
+		}, "shares the runtime's (the host's) PID namespace")
 	})
 }
 
@@ -251,4 +231,23 @@ func TestNotOptedInPassesUntouched(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "container-ran") {
 		t.Errorf("runc should run it as it reads it: %s", r)
 	}
+}
+
+// assertCreateRuntimeRefuses runs a container edited by edit, with
+// crhook's createRuntime check registered by hand, under rt: it must not
+// start, and crhook must say why.
+func assertCreateRuntimeRefuses(t *testing.T, rt ociRuntime, edit func(*specs.Spec), why string) {
+	t.Helper()
+	b := newBundle(t, "echo", "container-ran")
+	configPath, logPath := writeConfig(t, "")
+	b.Edit(t, func(s *specs.Spec) {
+		edit(s)
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "createRuntime"},
+			Env: []string{"CRHOOK_CONFIG=" + configPath}}}}
+	})
+	r := rt.run(t, b)
+	if r.Code == 0 || strings.Contains(r.Stdout, "container-ran") {
+		t.Fatalf("the container must not start: %s", r)
+	}
+	assertRefusal(t, rt, r, logPath, "createRuntime", why)
 }
