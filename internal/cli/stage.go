@@ -63,9 +63,7 @@ func RunStage(name, configPath string, stage stageFunc) error {
 	oneShotMemory()
 	cfg, err := LoadConfig(configPath)
 	if err != nil {
-		log := hook.OpenLog(config.Default())
-		defer log.Close()
-		log.Record(name, hook.Outcome{}, err, 0)
+		record(name, config.Default(), hook.Outcome{}, err, 0)
 		return err
 	}
 	return runLoaded(name, cfg, stage)
