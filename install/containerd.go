@@ -119,6 +119,14 @@ func containerdV3(o Options, p Plan, path string, base []byte, cfg containerdCon
 		}
 		return p, nil
 	}
+	// containerd loads every path an import names or globs as a file;
+	// on a directory it stops ("failed to load TOML: ...: is a
+	// directory", containerd 1.6 here). A pattern that takes in the
+	// directory crhook is about to create would stop containerd at its
+	// next start.
+	if dir := filepath.Dir(dropIn); cfg.imports(dir) {
+		return p, fmt.Errorf("%s: an imports entry matches %s, the directory crhook creates for its drop-in, and containerd cannot load a directory; narrow it to files, such as %q", path, dir, filepath.Join(dir, "*.toml"))
+	}
 	table, err := cfg.runtimeTable(o.runtimeEntry())
 	if err != nil {
 		return p, fmt.Errorf("%s: %w", path, err)

@@ -194,6 +194,8 @@ root = "/var/lib/containerd"
 		{name: "no trailing newline", existing: strings.TrimSuffix(v2, "\n"), wantTable: `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook`},
 		{name: "unknown version", existing: "version = 9\n", wantErr: true},
 		{name: "broken toml", existing: "version = \n", wantErr: true},
+		{name: "version 3 imports everything beside it", existing: "version = 3\nimports = [\"*\"]\n", wantErr: true},
+		{name: "version 3 imports the drop-in directory", existing: "version = 3\nimports = [\"conf.d\"]\n", wantErr: true},
 		{name: "admin defined crhook already", existing: v2 + "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crhook]\n  runtime_type = \"x\"\n", wantErr: true},
 	}
 }
