@@ -149,7 +149,8 @@ type containerdConfig struct {
 	version int
 	dir     string
 	tree    map[string]any
-	// importPatterns are the main file's imports, absolute.
+	// importPatterns are the imports of the main file and of every
+	// imported one, absolute.
 	importPatterns []string
 	// files are the main file and the imported ones, in load order.
 	files []string
@@ -159,7 +160,8 @@ type containerdConfig struct {
 	empty   bool
 }
 
-// readContainerd reads the main file and its imports from the host.
+// readContainerd reads the main file and every file it imports from the
+// host.
 func readContainerd(o Options, path string, main []byte) (containerdConfig, error) {
 	cfg := containerdConfig{dir: filepath.Dir(path), empty: len(bytes.TrimSpace(main)) == 0, files: []string{path}, criFile: path}
 	if err := toml.Unmarshal(main, &cfg.tree); err != nil {
@@ -181,21 +183,12 @@ func readContainerd(o Options, path string, main []byte) (containerdConfig, erro
 	if cfg.version < 1 || cfg.version > 3 {
 		return cfg, fmt.Errorf("config version %d is not one crhook knows (1, 2 or 3)", cfg.version)
 	}
-	for _, imp := range stringList(cfg.tree["imports"]) {
-		if !filepath.IsAbs(imp) {
-			// containerd resolves a relative import against the file's
-			// directory; 1.x globs a relative pattern as it stands, from
-			// its working directory, which is / under systemd.
-			from := cfg.dir
-			if cfg.version < 3 && strings.ContainsAny(imp, "*?[") {
-				from = "/"
-			}
-			imp = filepath.Join(from, imp)
-		}
-		cfg.importPatterns = append(cfg.importPatterns, imp)
-	}
+	cfg.importPatterns = cfg.resolveImports(path, cfg.tree["imports"])
+	// containerd's LoadConfig takes files breadth first, each once, and
+	// follows the imports of imported files too.
 	own := filepath.Join(cfg.dir, containerdDropIn)
-	for _, file := range o.hostGlob(cfg.importPatterns) {
+	for pending := o.hostGlob(cfg.importPatterns); len(pending) > 0; pending = pending[1:] {
+		file := pending[0]
 		if file == own || slices.Contains(cfg.files, file) {
 			continue
 		}
@@ -211,9 +204,33 @@ func readContainerd(o Options, path string, main []byte) (containerdConfig, erro
 		if lookupTable(imported, cfg.criPath()[:2]) != nil {
 			cfg.criFile = file
 		}
+		nested := cfg.resolveImports(file, imported["imports"])
+		cfg.importPatterns = union(cfg.importPatterns, nested)
+		pending = append(pending, o.hostGlob(nested)...)
 		cfg.merge(imported)
 	}
 	return cfg, nil
+}
+
+// resolveImports makes the imports of the file at path absolute, as
+// containerd does (resolveImports in its server config package): a
+// relative entry is taken from path's directory, except that 1.x
+// (versions 1 and 2) globs a relative pattern as it stands, from its
+// working directory, which is / under systemd. Only an entry with a *
+// is a pattern.
+func (c containerdConfig) resolveImports(path string, imports any) []string {
+	var out []string
+	for _, imp := range stringList(imports) {
+		if !filepath.IsAbs(imp) {
+			from := filepath.Dir(path)
+			if c.version < 3 && strings.Contains(imp, "*") {
+				from = "/"
+			}
+			imp = filepath.Join(from, imp)
+		}
+		out = append(out, filepath.Clean(imp))
+	}
+	return out
 }
 
 // merge lays an imported file over the config as containerd does: 2.x

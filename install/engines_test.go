@@ -548,6 +548,11 @@ func runcSettingsInImportsCases() []runcSettingsCase {
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
     SystemdCgroup = true
 `}, entryIn: "node.toml", want: map[string]any{"options.SystemdCgroup": true}},
+		{name: "version 2, runc settings in an import of an import", path: containerdCRIv2, main: "version = 2\nimports = [\"a.toml\"]\n",
+			imports: map[string]string{"a.toml": "version = 2\nimports = [\"b.toml\"]\n", "b.toml": `version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  SystemdCgroup = true
+`}, entryIn: "b.toml", want: map[string]any{"options.SystemdCgroup": true}},
 		{name: "version 3, a drop-in the main file already imports", path: `plugins."io.containerd.cri.v1.runtime".containerd`, dropIn: true,
 			main: "version = 3\nimports = [\"conf.d/*.toml\"]\n" + `[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
   SystemdCgroup = true

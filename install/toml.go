@@ -119,7 +119,7 @@ func (o Options) hostGlob(patterns []string) []string {
 	defer d.Close()
 	var files []string
 	for _, p := range patterns {
-		if !strings.ContainsAny(p, "*?[") {
+		if !strings.Contains(p, "*") { // containerd globs only a pattern with a *
 			files = append(files, p)
 			continue
 		}

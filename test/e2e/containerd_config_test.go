@@ -80,7 +80,7 @@ type containerdConfigCase struct {
 }
 
 // containerdConfigCases are config versions 1 and 2, with the runc table
-// in the main file or in an import.
+// in the main file, in an import, or in an import of an import.
 func containerdConfigCases() []containerdConfigCase {
 	return []containerdConfigCase{
 		{name: "version 2", plugin: "io.containerd.grpc.v1.cri", main: `version = 2
@@ -103,6 +103,17 @@ func containerdConfigCases() []containerdConfigCase {
 `},
 		{name: "version 2 with the CRI table in an import", plugin: "io.containerd.grpc.v1.cri",
 			main: "version = 2\nimports = [\"DIR/conf.d/*.toml\"]\n", imports: map[string]string{"conf.d/10-node.toml": `version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "example.com/pause:9"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = true
+`}},
+		{name: "version 2 with the CRI table in an import of an import", plugin: "io.containerd.grpc.v1.cri",
+			main: "version = 2\nimports = [\"node.toml\"]\n", imports: map[string]string{
+				"node.toml": "version = 2\nimports = [\"cri/10-cri.toml\"]\n",
+				"cri/10-cri.toml": `version = 2
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "example.com/pause:9"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
