@@ -79,6 +79,16 @@ type containerdConfigCase struct {
 	plugin  string
 }
 
+// criImport is a version 2 file that holds the node's whole CRI table.
+const criImport = `version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "example.com/pause:9"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = true
+`
+
 // containerdConfigCases are config versions 1 and 2, with the runc table
 // in the main file, in an import, or in an import of an import.
 func containerdConfigCases() []containerdConfigCase {
@@ -102,25 +112,11 @@ func containerdConfigCases() []containerdConfigCase {
       SystemdCgroup = true
 `},
 		{name: "version 2 with the CRI table in an import", plugin: "io.containerd.grpc.v1.cri",
-			main: "version = 2\nimports = [\"DIR/conf.d/*.toml\"]\n", imports: map[string]string{"conf.d/10-node.toml": `version = 2
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "example.com/pause:9"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = true
-`}},
+			main: "version = 2\nimports = [\"DIR/conf.d/*.toml\"]\n", imports: map[string]string{"conf.d/10-node.toml": criImport}},
 		{name: "version 2 with the CRI table in an import of an import", plugin: "io.containerd.grpc.v1.cri",
 			main: "version = 2\nimports = [\"node.toml\"]\n", imports: map[string]string{
-				"node.toml": "version = 2\nimports = [\"cri/10-cri.toml\"]\n",
-				"cri/10-cri.toml": `version = 2
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "example.com/pause:9"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = true
-`}},
+				"node.toml":       "version = 2\nimports = [\"cri/10-cri.toml\"]\n",
+				"cri/10-cri.toml": criImport}},
 	}
 }
 
