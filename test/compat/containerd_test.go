@@ -2,7 +2,6 @@ package compat
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +41,7 @@ func TestContainerd2LoadsTheDropIn(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := testOptions(t)
 			writeFile(t, o.EngineConfig, tt.imports+nodeConfigV3)
-			applyContainerd(t, o, false)
+			apply(t, install.Containerd, o, false)
 			runtimes := loadContainerd2(t, o.EngineConfig)
 			crhook, ok := runtimes[install.RuntimeName].(map[string]any)
 			if !ok {
@@ -55,7 +54,7 @@ func TestContainerd2LoadsTheDropIn(t *testing.T) {
 			if runc, _ := runtimes["runc"].(map[string]any); runc["options"].(map[string]any)["SystemdCgroup"] != true {
 				t.Errorf("the node's runc runtime lost its options: %v", runc)
 			}
-			applyContainerd(t, o, true)
+			apply(t, install.Containerd, o, true)
 			if _, ok := loadContainerd2(t, o.EngineConfig)[install.RuntimeName]; ok {
 				t.Error("containerd 2.x still sees crhook's runtime after uninstall")
 			}
@@ -79,18 +78,6 @@ func TestContainerd2StopsOnAnImportedDirectory(t *testing.T) {
 	c.Version = 3
 	if err := config.LoadConfig(context.Background(), o.EngineConfig, &c); err == nil {
 		t.Fatal("containerd 2.x loaded a config whose imports take in a directory; install's refusal has no reason")
-	}
-}
-
-// applyContainerd plans and applies install (or uninstall) for containerd.
-func applyContainerd(t *testing.T, o install.Options, uninstall bool) {
-	t.Helper()
-	plan, err := install.Containerd(o, uninstall)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := plan.Apply(io.Discard); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -25,17 +25,24 @@ func testOptions(t *testing.T) install.Options {
 	return install.Options{Hook: exe, Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HooksDir: t.TempDir(), EngineConfig: filepath.Join(t.TempDir(), "engine.conf")}
 }
 
-// installPodman writes the files install plans for podman and checks
-// each is mode 0644.
-func installPodman(t *testing.T, o install.Options) {
+// apply plans install (or uninstall) for one engine and writes it.
+func apply(t *testing.T, engine func(install.Options, bool) (install.Plan, error), o install.Options, uninstall bool) install.Plan {
 	t.Helper()
-	plan, err := install.Podman(o, false)
+	plan, err := engine(o, uninstall)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := plan.Apply(io.Discard); err != nil {
 		t.Fatal(err)
 	}
+	return plan
+}
+
+// installPodman writes the files install plans for podman and checks
+// each is mode 0644.
+func installPodman(t *testing.T, o install.Options) {
+	t.Helper()
+	plan := apply(t, install.Podman, o, false)
 	for _, c := range plan.Changes {
 		info, err := os.Stat(c.Path)
 		if err != nil || info.Mode().Perm() != 0o644 {
@@ -108,13 +115,7 @@ func TestPodmanHooksLoad(t *testing.T) {
 func TestCRIOHooksLoad(t *testing.T) {
 	o := testOptions(t)
 	o.EngineConfig = t.TempDir()
-	plan, err := install.CRIO(o, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := plan.Apply(io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	apply(t, install.CRIO, o, false)
 	manager, err := hooks.New(context.Background(), []string{o.HooksDir}, nil)
 	if err != nil {
 		t.Fatalf("the hooks loader rejects the files: %v", err)
