@@ -187,7 +187,11 @@ func readContainerd(o Options, path string, main []byte) (containerdConfig, erro
 	// containerd's LoadConfig takes files breadth first, each once, and
 	// follows the imports of imported files too.
 	own := filepath.Join(cfg.dir, containerdDropIn)
-	for pending := o.hostGlob(cfg.importPatterns); len(pending) > 0; pending = pending[1:] {
+	pending, err := o.hostGlob(cfg.importPatterns)
+	if err != nil {
+		return cfg, err
+	}
+	for ; len(pending) > 0; pending = pending[1:] {
 		file := pending[0]
 		if file == own || slices.Contains(cfg.files, file) {
 			continue
@@ -206,7 +210,11 @@ func readContainerd(o Options, path string, main []byte) (containerdConfig, erro
 		}
 		nested := cfg.resolveImports(file, imported["imports"])
 		cfg.importPatterns = union(cfg.importPatterns, nested)
-		pending = append(pending, o.hostGlob(nested)...)
+		more, err := o.hostGlob(nested)
+		if err != nil {
+			return cfg, err
+		}
+		pending = append(pending, more...)
 		cfg.merge(imported)
 	}
 	return cfg, nil

@@ -76,7 +76,11 @@ func crioDefaultRuntime(o Options, dropInDir string) (map[string]any, error) {
 	if o.EngineConfig != "" {
 		files = nil // a test's or an unusual layout: only its drop-ins
 	}
-	files = append(files, o.hostGlob([]string{filepath.Join(dropInDir, "*.conf")})...)
+	dropIns, err := o.hostGlob([]string{filepath.Join(dropInDir, "*.conf")})
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, dropIns...)
 	defaultName := ""
 	runtimes := map[string]any{}
 	for _, file := range files {

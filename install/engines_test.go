@@ -553,6 +553,11 @@ func runcSettingsInImportsCases() []runcSettingsCase {
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
   SystemdCgroup = true
 `}, entryIn: "b.toml", want: map[string]any{"options.SystemdCgroup": true}},
+		{name: "version 3, runc settings in a file a directory wildcard imports", path: `plugins."io.containerd.cri.v1.runtime".containerd`, dropIn: true,
+			main: "version = 3\nimports = [\"nodes/*/cri.toml\"]\n", imports: map[string]string{"nodes/a/cri.toml": `version = 3
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+  SystemdCgroup = true
+`}, want: map[string]any{"options.SystemdCgroup": true}},
 		{name: "version 3, a drop-in the main file already imports", path: `plugins."io.containerd.cri.v1.runtime".containerd`, dropIn: true,
 			main: "version = 3\nimports = [\"conf.d/*.toml\"]\n" + `[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
   SystemdCgroup = true
@@ -562,6 +567,24 @@ func runcSettingsInImportsCases() []runcSettingsCase {
 		{name: "version 3, added to the imports list", path: `plugins."io.containerd.cri.v1.runtime".containerd`, dropIn: true,
 			main: "imports = [\"/etc/containerd/other.toml\"]\nversion = 3\n",
 			want: map[string]any{"options.BinaryName": "/usr/local/bin/crhook-runtime"}},
+	}
+}
+
+// TestContainerdImportsWalkIsBounded: a wildcard import that would have
+// crhook read more of the host than any node config imports is refused
+// with a line that names the pattern.
+func TestContainerdImportsWalkIsBounded(t *testing.T) {
+	defer func(old int) { maxGlobEntries = old }(maxGlobEntries)
+	maxGlobEntries = 10
+	o := testOptions(t)
+	dir := filepath.Dir(o.EngineConfig)
+	for i := range maxGlobEntries + 1 {
+		mustWrite(t, filepath.Join(dir, "nodes", strconv.Itoa(i), "cri.toml"), "version = 3\n")
+	}
+	mustWrite(t, o.EngineConfig, "version = 3\nimports = [\"nodes/*/cri.toml\"]\n")
+	_, err := Containerd(o, false)
+	if err == nil || !strings.Contains(err.Error(), `imports pattern "`+filepath.Join(dir, "nodes/*/cri.toml")+`" reaches more than 10 directory entries`) {
+		t.Fatalf("install: %v, want the refusal naming the pattern", err)
 	}
 }
 

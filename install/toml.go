@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/crhook/crhook/internal/atomicfile"
 )
 
 // writeTable writes table at the dotted path as TOML: its plain keys
@@ -110,11 +112,11 @@ func union(a, b []string) []string {
 }
 
 // hostGlob expands import patterns on the host, in the order containerd
-// takes them: each pattern's matches sorted.
-func (o Options) hostGlob(patterns []string) []string {
+// takes them: each pattern's matches sorted, as filepath.Glob gives them.
+func (o Options) hostGlob(patterns []string) ([]string, error) {
 	d, err := openRoot(o.HostRoot)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	defer d.Close()
 	var files []string
@@ -123,15 +125,47 @@ func (o Options) hostGlob(patterns []string) []string {
 			files = append(files, p)
 			continue
 		}
-		names, err := d.ReadDir(filepath.Dir(p))
+		matches, err := globIn(d, p)
 		if err != nil {
-			continue
+			return nil, err
 		}
-		for _, n := range names {
-			if ok, _ := filepath.Match(filepath.Base(p), n); ok {
-				files = append(files, filepath.Join(filepath.Dir(p), n))
+		files = append(files, matches...)
+	}
+	return files, nil
+}
+
+// maxGlobEntries bounds the directory entries one pattern may make
+// crhook look at: a pattern such as /*/*/* would have it walk the host.
+// A variable, so a test can lower it.
+var maxGlobEntries = 1 << 16
+
+// globIn is filepath.Glob of the absolute pattern inside the root d: an
+// element with a wildcard is matched against its directory's entries,
+// in name order; a plain one is taken as it stands.
+func globIn(d *atomicfile.Dir, pattern string) ([]string, error) {
+	matches, seen := []string{"/"}, 0
+	for _, elem := range strings.Split(strings.TrimPrefix(filepath.Clean(pattern), "/"), "/") {
+		var next []string
+		for _, dir := range matches {
+			if !strings.ContainsAny(elem, `*?[\`) {
+				// A missing path reads as an empty file, as if unmatched.
+				next = append(next, filepath.Join(dir, elem))
+				continue
+			}
+			names, err := d.ReadDir(dir)
+			if err != nil {
+				continue
+			}
+			if seen += len(names); seen > maxGlobEntries {
+				return nil, fmt.Errorf("imports pattern %q reaches more than %d directory entries; narrow it to the files it means", pattern, maxGlobEntries)
+			}
+			for _, n := range names {
+				if ok, _ := filepath.Match(elem, n); ok {
+					next = append(next, filepath.Join(dir, n))
+				}
 			}
 		}
+		matches = next
 	}
-	return files
+	return matches, nil
 }

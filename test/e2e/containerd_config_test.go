@@ -90,7 +90,8 @@ const criImport = `version = 2
 `
 
 // containerdConfigCases are config versions 1 and 2, with the runc table
-// in the main file, in an import, or in an import of an import.
+// in the main file, in an import (found by a wildcard in a file or a
+// directory name), or in an import of an import.
 func containerdConfigCases() []containerdConfigCase {
 	return []containerdConfigCase{
 		{name: "version 2", plugin: "io.containerd.grpc.v1.cri", main: `version = 2
@@ -113,6 +114,8 @@ func containerdConfigCases() []containerdConfigCase {
 `},
 		{name: "version 2 with the CRI table in an import", plugin: "io.containerd.grpc.v1.cri",
 			main: "version = 2\nimports = [\"DIR/conf.d/*.toml\"]\n", imports: map[string]string{"conf.d/10-node.toml": criImport}},
+		{name: "version 2 with the CRI table in a file a directory wildcard imports", plugin: "io.containerd.grpc.v1.cri",
+			main: "version = 2\nimports = [\"DIR/nodes/*/cri.toml\"]\n", imports: map[string]string{"nodes/a/cri.toml": criImport}},
 		{name: "version 2 with the CRI table in an import of an import", plugin: "io.containerd.grpc.v1.cri",
 			main: "version = 2\nimports = [\"node.toml\"]\n", imports: map[string]string{
 				"node.toml":       "version = 2\nimports = [\"cri/10-cri.toml\"]\n",
