@@ -304,6 +304,24 @@ func crunRun(t *testing.T, b bundle) result {
 // PIDs 500 (the parent), 501 and 502, as CRIU would restore one.
 var verifyArgs = []string{"/bin/crhook", "verify", "--json", "--pids", "500,501,502"}
 
+// assertTreePlaced checks a passing verify report whose drill placed its
+// tree at the PIDs asked for (500, then 501 and up), with ns_last_pid
+// still read-only.
+func assertTreePlaced(t *testing.T, rep verify.Report) {
+	t.Helper()
+	if !rep.OK || rep.Drill.Mode != "tree" || rep.Drill.Parent.Got != 500 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for i, p := range rep.Drill.Placements {
+		if p.Got != 501+i {
+			t.Errorf("child %d got pid %d, want %d", i, p.Got, 501+i)
+		}
+	}
+	if c := check(t, rep, "ns_last_pid"); !strings.Contains(c.Detail, "EROFS") {
+		t.Errorf("ns_last_pid must stay read-only: %+v", c)
+	}
+}
+
 // parseReport decodes verify's JSON from a container's stdout.
 func parseReport(t *testing.T, r result) verify.Report {
 	t.Helper()

@@ -55,17 +55,7 @@ func testWithPatch(t *testing.T, rt ociRuntime) {
 		t.Fatalf("verify should pass after patch: %s", r)
 	}
 	rep := parseReport(t, r)
-	if !rep.OK || rep.Drill.Mode != "tree" || rep.Drill.Parent.Got != 500 {
-		t.Fatalf("report: %+v", rep)
-	}
-	for i, p := range rep.Drill.Placements {
-		if p.Got != 501+i {
-			t.Errorf("child %d got pid %d, want %d", i, p.Got, 501+i)
-		}
-	}
-	if c := check(t, rep, "ns_last_pid"); !strings.Contains(c.Detail, "EROFS") {
-		t.Errorf("ns_last_pid must stay read-only: %+v", c)
-	}
+	assertTreePlaced(t, rep)
 	if c := check(t, rep, "proc_sys_readonly"); c.Status != verify.StatusOK {
 		t.Errorf("/proc/sys: %+v", c)
 	}
