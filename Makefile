@@ -9,7 +9,7 @@ BIN := bin
 PREFIX ?= /usr/local
 
 # Debian packages the end-to-end tests and the demo drive for real.
-TEST_PACKAGES := runc crun podman containerd docker.io busybox-static python3
+TEST_PACKAGES := runc crun podman containerd docker.io busybox-static python3 time
 DEMO_PACKAGES := runc busybox-static python3
 # The benchmarks' PID cycler is C (bench/cycle), for speed.
 BENCH_PACKAGES := runc busybox-static python3 gcc libc6-dev

@@ -23,63 +23,97 @@ import (
 	"github.com/crhook/crhook/spec"
 )
 
-// maxImage bounds one image file: the ones read here hold a few hundred
-// bytes per task or file, so this covers hundreds of thousands of each.
-const maxImage = 64 << 20
-
-// maxThreads bounds the tasks and threads of one dump.
-const maxThreads = 1 << 20
+// Bounds on what Read takes from a dump. A real one is small: a
+// thread's core image is 2 to 3 KB, a task lists its threads in a few
+// bytes each, and a JVM's files.img is tens of KB. A hostile one may
+// claim anything, so each image has a cap, all images together share a
+// budget, and so do the decoded tasks, groups and files: whatever the
+// directory holds, Read ends in bounded time with a few tens of MiB.
+const (
+	// maxTotal is the bytes read from all images together.
+	maxTotal = 48 << 20
+	// maxCoreImage bounds one core-TID.img: its largest honest part is
+	// NGROUPS_MAX supplementary groups, under 400 KB.
+	maxCoreImage = 1 << 20
+	// maxListImage bounds pstree.img, files.img and remap-fpath.img.
+	maxListImage = 32 << 20
+	// maxSmallImage bounds inventory.img, one entry.
+	maxSmallImage = 1 << 20
+	// maxThreads bounds the threads of one dump, which CRIU restores
+	// one clone3 at a time.
+	maxThreads = 1 << 16
+	// maxGroups is NGROUPS_MAX: no thread can hold more.
+	maxGroups = 65536
+	// maxTotalGroups bounds the groups of all threads together.
+	maxTotalGroups = 1 << 20
+	// maxFiles bounds the entries of files.img and remap-fpath.img.
+	maxFiles = 1 << 17
+)
 
 // ErrNotImages marks a directory that holds no readable CRIU dump.
 var ErrNotImages = errors.New("not a CRIU image directory")
 
+// ErrTooLarge marks a dump over one of Read's bounds.
+var ErrTooLarge = errors.New("more than a CRIU dump holds")
+
 // Read reads the dump in dir. Every error is bad input: the directory is
 // the caller's to fix.
 func Read(dir string) (spec.Dump, error) {
-	d, err := read(dir)
+	r := &reader{dir: dir, budget: maxTotal}
+	d, err := r.read()
 	if err != nil {
 		return spec.Dump{}, errkind.BadInput(fmt.Errorf("read CRIU images in %s: %w", dir, err))
 	}
 	return d, nil
 }
 
-func read(dir string) (spec.Dump, error) {
+// reader reads one dump, each image once, within budget bytes.
+type reader struct {
+	dir    string
+	budget int64
+	groups int
+}
+
+func (r *reader) read() (spec.Dump, error) {
 	var inv inventory.InventoryEntry
-	if err := readEntries(dir, "inventory.img", "INVENTORY", &inv, func() error { return nil }); err != nil {
+	if err := r.entries("inventory.img", "INVENTORY", maxSmallImage, &inv, func() error { return nil }); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return spec.Dump{}, fmt.Errorf("%w: no inventory.img (point --images at the directory criu dump -D wrote)", ErrNotImages)
 		}
 		return spec.Dump{}, err
 	}
-	threads, err := readTree(dir)
+	threads, err := r.tree()
 	if err != nil {
 		return spec.Dump{}, err
 	}
-	files, err := readFiles(dir)
+	files, err := r.files()
 	if err != nil {
 		return spec.Dump{}, err
 	}
 	return spec.Dump{Threads: threads, Files: files}, nil
 }
 
-// readTree reads pstree.img and each thread's core-TID.img.
-func readTree(dir string) ([]spec.DumpedThread, error) {
+// tree reads pstree.img, then each thread's core-TID.img once. A thread
+// ID listed twice is refused: the kernel gives each thread its own, and
+// a dump that repeats one would make Read read its core again and again.
+func (r *reader) tree() ([]spec.DumpedThread, error) {
 	var entry pstree.PstreeEntry
 	var threads []spec.DumpedThread
-	err := readEntries(dir, "pstree.img", "PSTREE", &entry, func() error {
+	seen := map[uint32]bool{}
+	err := r.entries("pstree.img", "PSTREE", maxListImage, &entry, func() error {
 		ids := entry.GetThreads()
 		if len(ids) == 0 {
 			ids = []uint32{entry.GetPid()}
 		}
 		for _, tid := range ids {
-			if len(threads) >= maxThreads {
-				return fmt.Errorf("pstree.img: more than %d threads", maxThreads)
+			switch {
+			case seen[tid]:
+				return fmt.Errorf("pstree.img lists thread %d twice; each thread has an ID of its own", tid)
+			case len(threads) >= maxThreads:
+				return fmt.Errorf("%w: pstree.img lists more than %d threads", ErrTooLarge, maxThreads)
 			}
-			creds, err := readCreds(dir, tid)
-			if err != nil {
-				return err
-			}
-			threads = append(threads, spec.DumpedThread{PID: int(tid), Task: int(entry.GetPid()), Creds: creds})
+			seen[tid] = true
+			threads = append(threads, spec.DumpedThread{PID: int(tid), Task: int(entry.GetPid())})
 		}
 		return nil
 	})
@@ -89,25 +123,37 @@ func readTree(dir string) ([]spec.DumpedThread, error) {
 	if len(threads) == 0 {
 		return nil, fmt.Errorf("%w: pstree.img lists no task", ErrNotImages)
 	}
+	for i := range threads {
+		if threads[i].Creds, err = r.creds(uint32(threads[i].PID)); err != nil {
+			return nil, err
+		}
+	}
 	return threads, nil
 }
 
-// readCreds reads a thread's credentials from its core image.
-func readCreds(dir string, tid uint32) (spec.Creds, error) {
+// creds reads a thread's credentials from its core image.
+func (r *reader) creds(tid uint32) (spec.Creds, error) {
 	name := "core-" + strconv.FormatUint(uint64(tid), 10) + ".img"
 	var core criu_core.CoreEntry
 	var creds spec.Creds
 	found := false
-	err := readEntries(dir, name, "CORE", &core, func() error {
+	err := r.entries(name, "CORE", maxCoreImage, &core, func() error {
 		c := core.GetThreadCore().GetCreds()
 		if c == nil {
 			return nil
+		}
+		groups := c.GetGroups()
+		if len(groups) > maxGroups {
+			return fmt.Errorf("%s: thread %d holds %d supplementary groups; Linux allows at most %d (NGROUPS_MAX)", name, tid, len(groups), maxGroups)
+		}
+		if r.groups += len(groups); r.groups > maxTotalGroups {
+			return fmt.Errorf("%w: the threads hold more than %d supplementary groups in all", ErrTooLarge, maxTotalGroups)
 		}
 		found = true
 		creds = spec.Creds{
 			UIDs:        [4]uint32{c.GetUid(), c.GetEuid(), c.GetSuid(), c.GetFsuid()},
 			GIDs:        [4]uint32{c.GetGid(), c.GetEgid(), c.GetSgid(), c.GetFsgid()},
-			Groups:      c.GetGroups(),
+			Groups:      groups,
 			Effective:   capMask(c.GetCapEff()),
 			Permitted:   capMask(c.GetCapPrm()),
 			Inheritable: capMask(c.GetCapInh()),
@@ -125,13 +171,16 @@ func readCreds(dir string, tid uint32) (spec.Creds, error) {
 	return creds, nil
 }
 
-// readFiles reads the regular files of files.img that CRIU reopens by
-// path: not external ones, and not those remap-fpath.img replaces (files
+// files reads the regular files of files.img that CRIU reopens by path:
+// not external ones, and not those remap-fpath.img replaces (files
 // deleted or unreachable at dump time, restored from the images).
-func readFiles(dir string) ([]spec.DumpedFile, error) {
+func (r *reader) files() ([]spec.DumpedFile, error) {
 	remapped := map[uint32]bool{}
 	var remap remap_file_path.RemapFilePathEntry
-	err := readEntries(dir, "remap-fpath.img", "REMAP_FPATH", &remap, func() error {
+	err := r.entries("remap-fpath.img", "REMAP_FPATH", maxListImage, &remap, func() error {
+		if len(remapped) >= maxFiles {
+			return fmt.Errorf("%w: remap-fpath.img remaps more than %d files", ErrTooLarge, maxFiles)
+		}
 		remapped[remap.GetOrigId()] = true
 		return nil
 	})
@@ -140,10 +189,13 @@ func readFiles(dir string) ([]spec.DumpedFile, error) {
 	}
 	var files []spec.DumpedFile
 	var entry fdinfo.FileEntry
-	err = readEntries(dir, "files.img", "FILES", &entry, func() error {
+	err = r.entries("files.img", "FILES", maxListImage, &entry, func() error {
 		reg := entry.GetReg()
 		if entry.GetType() != fdinfo.FdTypes_REG || reg == nil || reg.GetExt() || remapped[entry.GetId()] {
 			return nil
+		}
+		if len(files) >= maxFiles {
+			return fmt.Errorf("%w: files.img lists more than %d regular files", ErrTooLarge, maxFiles)
 		}
 		access := reg.GetFlags() & unix.O_ACCMODE
 		files = append(files, spec.DumpedFile{
@@ -159,12 +211,31 @@ func readFiles(dir string) ([]spec.DumpedFile, error) {
 	return files, err
 }
 
-// readEntries reads image name, checks its magic, and decodes each entry
+// image reads image name, at most limit bytes and what is left of the
+// dump's budget.
+func (r *reader) image(name string, limit int64) ([]byte, error) {
+	if r.budget <= 0 {
+		return nil, fmt.Errorf("%w: its images add up to more than %d MiB", ErrTooLarge, maxTotal>>20)
+	}
+	data, err := boundedio.ReadFile(filepath.Join(r.dir, name), min(limit, r.budget))
+	switch {
+	case errors.Is(err, boundedio.ErrTooLarge) && limit <= r.budget:
+		return nil, fmt.Errorf("%w: %s is larger than %d KiB", ErrTooLarge, name, limit>>10)
+	case errors.Is(err, boundedio.ErrTooLarge):
+		return nil, fmt.Errorf("%w: its images add up to more than %d MiB", ErrTooLarge, maxTotal>>20)
+	case err != nil:
+		return nil, err
+	}
+	r.budget -= int64(len(data))
+	return data, nil
+}
+
+// entries reads image name, checks its magic, and decodes each entry
 // into msg before calling each. An image is two magic words (the first
 // only a class, IMG_COMMON or IMG_SERVICE), then entries, each a
 // little-endian 32-bit size and that many bytes of protobuf.
-func readEntries(dir, name, want string, msg proto.Message, each func() error) error {
-	data, err := boundedio.ReadFile(filepath.Join(dir, name), maxImage)
+func (r *reader) entries(name, want string, limit int64, msg proto.Message, each func() error) error {
+	data, err := r.image(name, limit)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,9 @@ import (
 	criu_core "github.com/checkpoint-restore/go-criu/v7/crit/images/criu-core"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/pstree"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/crhook/crhook/internal/criuimage/imagetest"
 	"github.com/crhook/crhook/internal/errkind"
 	"github.com/crhook/crhook/spec"
 )
@@ -296,5 +299,185 @@ func write(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// hostileCase is a real dump bent by bend; Read must refuse it with an
+// error that mentions wantIn.
+type hostileCase struct {
+	name   string
+	bend   func(t *testing.T, d imagetest.Dump)
+	wantIn string
+}
+
+// hostileCases are the shapes a dump takes to make its reader spend:
+// the same thread listed again and again, a core that claims millions of
+// groups, images that add up to more than any dump holds.
+func hostileCases() []hostileCase {
+	return []hostileCase{
+		{name: "a thread listed twice in its task", wantIn: "lists thread 106 twice", bend: func(t *testing.T, d imagetest.Dump) {
+			d["pstree.img"] = pstreeOf(t, imagetest.Task(106, 106, 106))
+		}},
+		{name: "one thread in two tasks", wantIn: "lists thread 130 twice", bend: func(t *testing.T, d imagetest.Dump) {
+			d["pstree.img"] = pstreeOf(t, imagetest.Task(106, 106, 130), imagetest.Task(130))
+		}},
+		{name: "more threads than a dump restores", wantIn: "more than 65536 threads", bend: func(t *testing.T, d imagetest.Dump) {
+			ids := make([]uint32, maxThreads+1)
+			for i := range ids {
+				ids[i] = uint32(i + 1)
+			}
+			d["pstree.img"] = pstreeOf(t, imagetest.Task(1, ids...))
+		}},
+		{name: "more groups than NGROUPS_MAX", wantIn: "holds 65537 supplementary groups; Linux allows at most 65536", bend: func(t *testing.T, d imagetest.Dump) {
+			d["core-106.img"] = must(imagetest.CoreWithGroups(d["core-106.img"], maxGroups+1-len(realGroups(t, d["core-106.img"]))))
+		}},
+		{name: "a core over its bound", wantIn: "core-130.img is larger than 1024 KiB", bend: func(t *testing.T, d imagetest.Dump) {
+			d["core-130.img"] = must(imagetest.CorePadded(d["core-130.img"], maxCoreImage))
+		}},
+		{name: "groups over the dump's bound", wantIn: "more than 1048576 supplementary groups in all", bend: func(t *testing.T, d imagetest.Dump) {
+			manyThreads(t, d, 20, func(core []byte) []byte { return must(imagetest.CoreWithGroups(core, maxGroups-8)) })
+		}},
+		{name: "images over the dump's budget", wantIn: "add up to more than 48 MiB", bend: func(t *testing.T, d imagetest.Dump) {
+			manyThreads(t, d, 60, func(core []byte) []byte { return must(imagetest.CorePadded(core, 900<<10)) })
+		}},
+		{name: "more files than a dump reopens", wantIn: "files.img lists more than 131072 regular files", bend: func(t *testing.T, d imagetest.Dump) {
+			entries, err := imagetest.Entries(d["files.img"])
+			if err != nil || len(entries) == 0 {
+				t.Fatalf("files.img: %d entries: %v", len(entries), err)
+			}
+			many := make([][]byte, maxFiles+1)
+			for i := range many {
+				many[i] = entries[0]
+			}
+			d["files.img"] = imagetest.Image("FILES", many...)
+		}},
+	}
+}
+
+// TestReadRefusesHostileDumps: each hostile shape is refused as bad
+// input, naming the bound it broke, in one line.
+func TestReadRefusesHostileDumps(t *testing.T) {
+	for _, tt := range hostileCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := imagetest.ReadDump(realDump)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.bend(t, d)
+			checkReadRefuses(t, brokenDirCase{name: tt.name, wantIn: tt.wantIn, setup: func(t *testing.T, dir string) {
+				if err := d.Write(dir); err != nil {
+					t.Fatal(err)
+				}
+			}})
+		})
+	}
+}
+
+// TestReadTakesGroupsUpToTheBound: a thread may hold NGROUPS_MAX groups.
+func TestReadTakesGroupsUpToTheBound(t *testing.T) {
+	d, err := imagetest.ReadDump(realDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := d["core-106.img"]
+	d["core-106.img"] = must(imagetest.CoreWithGroups(core, maxGroups-len(realGroups(t, core))))
+	dir := t.TempDir()
+	if err := d.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	dump, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(dump.Threads[0].Creds.Groups); got != maxGroups {
+		t.Errorf("thread 106 holds %d groups, want %d", got, maxGroups)
+	}
+}
+
+// manyThreads makes d a dump of n threads of one task, each with the
+// core bend makes of the real core-106.img.
+func manyThreads(t *testing.T, d imagetest.Dump, n int, bend func([]byte) []byte) {
+	t.Helper()
+	core := bend(d["core-106.img"])
+	ids := make([]uint32, n)
+	for i := range ids {
+		ids[i] = uint32(1000 + i)
+		d[imagetest.CoreName(ids[i])] = core
+	}
+	d["pstree.img"] = pstreeOf(t, imagetest.Task(ids[0], ids...))
+}
+
+func pstreeOf(t *testing.T, tasks ...*pstree.PstreeEntry) []byte {
+	t.Helper()
+	return must(imagetest.Pstree(tasks...))
+}
+
+// realGroups are the groups the real core image's thread holds.
+func realGroups(t *testing.T, core []byte) []uint32 {
+	t.Helper()
+	entries, err := imagetest.Entries(core)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c criu_core.CoreEntry
+	if err := proto.Unmarshal(entries[0], &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.GetThreadCore().GetCreds().GetGroups()
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// FuzzReadDump feeds arbitrary bytes as a whole dump's images: pstree,
+// one core written for every thread the real dump has, files and remap.
+// Whatever they hold, Read returns bad input or a dump within its
+// bounds, and never panics. testdata/fuzz/FuzzReadDump holds the
+// hostile shapes that are small enough to commit.
+func FuzzReadDump(f *testing.F) {
+	real, err := imagetest.ReadDump(realDump)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(real["pstree.img"], real["core-106.img"], real["files.img"], []byte{})
+	dup := must(imagetest.Pstree(imagetest.Task(106, 106, 106)))
+	f.Add(dup, real["core-106.img"], real["files.img"], []byte{})
+	f.Add(real["pstree.img"], must(imagetest.CoreWithGroups(real["core-106.img"], 64)), real["files.img"], []byte{})
+	f.Fuzz(func(t *testing.T, tree, core, files, remap []byte) {
+		dir := t.TempDir()
+		d := imagetest.Dump{"inventory.img": real["inventory.img"], "pstree.img": tree, "core-106.img": core, "core-130.img": core, "files.img": files}
+		if len(remap) > 0 {
+			d["remap-fpath.img"] = remap
+		}
+		if err := d.Write(dir); err != nil {
+			t.Fatal(err)
+		}
+		dump, err := Read(dir)
+		if err != nil {
+			if !errors.Is(err, errkind.ErrBadInput) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("not one line of bad input: %v", err)
+			}
+			return
+		}
+		checkBounds(t, dump)
+	})
+}
+
+// checkBounds holds a dump Read accepted to Read's bounds.
+func checkBounds(t *testing.T, d spec.Dump) {
+	t.Helper()
+	if len(d.Threads) == 0 || len(d.Threads) > maxThreads || len(d.Files) > maxFiles {
+		t.Fatalf("%d threads, %d files", len(d.Threads), len(d.Files))
+	}
+	seen := map[int]bool{}
+	for _, th := range d.Threads {
+		if seen[th.PID] || len(th.Creds.Groups) > maxGroups {
+			t.Fatalf("thread %d twice, or with %d groups", th.PID, len(th.Creds.Groups))
+		}
+		seen[th.PID] = true
 	}
 }
