@@ -3,6 +3,7 @@ package install
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,11 +97,38 @@ func (o Options) validate() error {
 	if o.Binary == "" && filepath.IsAbs(o.Hook) && !o.hookInstalled() {
 		errs = append(errs, fmt.Errorf("crhook-hook is not at %s: install it beside crhook (make install), or pass --install-binary DIR", o.Hook))
 	}
+	if filepath.IsAbs(o.Hook) {
+		if err := o.onlyRootCanChangeHook(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("hook timeout %d must be positive", o.Timeout))
 	}
 	if len(errs) > 0 {
 		return errkind.BadInput(errors.Join(errs...))
+	}
+	return nil
+}
+
+// onlyRootCanChangeHook refuses to point engines at a crhook-hook, or to
+// copy one into a directory, that a user other than root could replace:
+// every container start runs it as root.
+func (o Options) onlyRootCanChangeHook() error {
+	d, err := openRoot(o.HostRoot)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	dir := filepath.Dir(o.Hook)
+	if o.Binary != "" {
+		if err := d.OnlyRootCanCreate(dir); err != nil {
+			return fmt.Errorf("--install-binary %s: %w; use a directory only root can write, such as /usr/local/bin", dir, err)
+		}
+		return nil
+	}
+	if err := d.OnlyRootCanChangeFile(o.Hook); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("crhook-hook at %s: %w; every container start runs it as root, so install it where only root can write (make install puts it in /usr/local/bin, root:root 0755)", o.Hook, err)
 	}
 	return nil
 }
@@ -149,7 +177,7 @@ func binaryCopy(o Options) (Change, error) {
 	if err != nil {
 		return Change{}, fmt.Errorf("read crhook-hook binary: %w", err)
 	}
-	return Change{Path: o.onHost(o.Hook), Content: data, Mode: 0o755, Why: "the crhook-hook binary engines run"}, nil
+	return Change{Path: o.onHost(o.Hook), Content: data, Mode: 0o755, Program: true, Why: "the crhook-hook binary engines run"}, nil
 }
 
 // For returns the plan for engine. Engines that take crhook-runtime also

@@ -22,6 +22,10 @@ type Change struct {
 	// Symlink, when set, makes Path a symbolic link to it.
 	Symlink string
 	Mode    os.FileMode
+	// Program marks a binary that every container start runs as root: it
+	// is written as a new file owned by root:root with exactly Mode, in a
+	// directory only root can change, whatever stood at Path before.
+	Program bool
 	// Why says what the change is for, shown by --dry-run.
 	Why string
 }
@@ -100,7 +104,7 @@ func (p Plan) pending() ([]Change, error) {
 		if c.Content == nil && current == nil {
 			continue
 		}
-		if c.Content != nil && bytes.Equal(current, c.Content) {
+		if c.Content != nil && bytes.Equal(current, c.Content) && (!c.Program || d.IsRootFile(path, c.Mode)) {
 			continue
 		}
 		out = append(out, c)
@@ -165,8 +169,11 @@ func applyChange(d *atomicfile.Dir, path string, c Change) error {
 	if err := d.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if c.Symlink != "" {
+	switch {
+	case c.Symlink != "":
 		return d.Symlink(c.Symlink, path)
+	case c.Program:
+		return d.WriteRootFile(path, c.Content, c.Mode)
 	}
 	return d.WriteFile(path, c.Content, c.Mode)
 }
@@ -184,6 +191,10 @@ func (p Plan) DryRun(w io.Writer) error {
 			continue
 		case c.Content == nil:
 			fmt.Fprintf(w, "would remove %s (%s)\n", c.Path, c.Why)
+			continue
+		}
+		if c.Program {
+			fmt.Fprintf(w, "would install %s (%s, root:root, mode %04o, %d bytes)\n", c.Path, c.Why, c.Mode.Perm(), len(c.Content))
 			continue
 		}
 		fmt.Fprintf(w, "would write %s (%s, mode %04o):\n%s", c.Path, c.Why, c.Mode.Perm(), c.Content)
