@@ -50,7 +50,8 @@ const importsMarker = "  # added by crhook install"
 // main file's imports when no pattern there covers it.
 func Containerd(o Options, uninstall bool) (Plan, error) {
 	path := orDefault(o.EngineConfig, DefaultContainerdConfig)
-	p := Plan{Engine: "containerd", Next: []string{"restart containerd; Kubernetes pods select it with runtimeClassName: " + RuntimeName}}
+	p := o.plan("containerd", uninstall, Containerd)
+	p.Next = []string{"restart containerd; Kubernetes pods select it with runtimeClassName: " + RuntimeName}
 	current, err := o.engineFile(path, uninstall)
 	if err != nil {
 		return p, err
@@ -131,11 +132,11 @@ func containerdV3(o Options, p Plan, path string, base []byte, cfg containerdCon
 	if err != nil {
 		return p, fmt.Errorf("%s: %w", path, err)
 	}
-	text := "# Managed by `crhook install --for containerd`; `crhook uninstall --for containerd` removes it.\nversion = 3\n\n" + table
+	text := ownFileMarker + " --for containerd`; `crhook uninstall --for containerd` removes it.\nversion = 3\n\n" + table
 	if err := checkContainerdConfig([]byte(text)); err != nil {
 		return p, fmt.Errorf("%s: %w", dropIn, err)
 	}
-	p.Changes = []Change{{Path: o.onHost(dropIn), Content: []byte(text), Mode: 0o644,
+	p.Changes = []Change{{Path: o.onHost(dropIn), Content: []byte(text), Mode: 0o644, Whole: true,
 		Why: "add the " + RuntimeName + " runtime (RuntimeClass handler " + RuntimeName + "), with the node's runc settings"}}
 	if !cfg.imports(dropIn) {
 		p.Changes = append(p.Changes, Change{Path: o.onHost(path), Content: withCrhookImport(base, dropIn), Mode: 0o644, Why: "import crhook's drop-in"})

@@ -33,7 +33,8 @@ func CRIO(o Options, uninstall bool) (Plan, error) {
 	dropInDir := orDefault(o.EngineConfig, DefaultCRIODropIn)
 	dropIn := filepath.Join(dropInDir, crioDropInName)
 	hooksDir := orDefault(o.HooksDir, DefaultCRIOHooksDir)
-	p := Plan{Engine: "crio", Next: []string{"restart crio; Kubernetes pods select it with runtimeClassName: " + RuntimeName}}
+	p := o.plan("crio", uninstall, CRIO)
+	p.Next = []string{"restart crio; Kubernetes pods select it with runtimeClassName: " + RuntimeName}
 	if uninstall {
 		p.Changes = append([]Change{{Path: o.onHost(dropIn), Why: "crhook's CRI-O drop-in"}}, hooksdRemovals(o, hooksDir, crioStages)...)
 		return p, nil
@@ -49,7 +50,7 @@ func CRIO(o Options, uninstall bool) (Plan, error) {
 	if err != nil {
 		return p, err
 	}
-	p.Changes = []Change{{Path: o.onHost(dropIn), Content: []byte(text), Mode: 0o644,
+	p.Changes = []Change{{Path: o.onHost(dropIn), Content: []byte(text), Mode: 0o644, Whole: true,
 		Why: "add the " + RuntimeName + " runtime and allow the " + spec.AnnotationPrefix + "* annotations"}}
 	hooks, err := hooksdChanges(o, hooksDir, crioStages)
 	p.Changes = append(p.Changes, hooks...)
@@ -131,7 +132,7 @@ func crioDropInText(runtimePath string, node map[string]any) (string, error) {
 	handler["runtime_path"] = runtimePath
 	handler["allowed_annotations"] = union(stringList(handler["allowed_annotations"]), []string{spec.AnnotationRestore, spec.AnnotationProfile})
 	var b strings.Builder
-	b.WriteString("# Managed by `crhook install --for crio`; `crhook uninstall --for crio` removes it.\n")
+	b.WriteString(ownFileMarker + " --for crio`; `crhook uninstall --for crio` removes it.\n")
 	if err := writeTable(&b, []string{"crio", "runtime", "runtimes", RuntimeName}, handler); err != nil {
 		return "", err
 	}

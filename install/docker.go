@@ -19,7 +19,7 @@ const DefaultDockerConfig = "/etc/docker/daemon.json"
 // annotations, which arrived with API 1.43 (Docker 24).
 func Docker(o Options, uninstall bool) (Plan, error) {
 	path := orDefault(o.EngineConfig, DefaultDockerConfig)
-	p := Plan{Engine: "docker"}
+	p := o.plan("docker", uninstall, Docker)
 	current, err := o.engineFile(path, uninstall)
 	if err != nil {
 		return p, err

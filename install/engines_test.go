@@ -20,8 +20,9 @@ type daemonJSONCase struct {
 	name     string
 	existing string
 	wantErr  bool
-	// restores: install then uninstall gives these exact bytes back.
-	restores bool
+	// removed: uninstall removes the file, which crhook created; any
+	// other comes back byte for byte, with its mode.
+	removed bool
 }
 
 func TestDockerDaemonJSON(t *testing.T) {
@@ -32,12 +33,16 @@ func TestDockerDaemonJSON(t *testing.T) {
 
 func daemonJSONCases() []daemonJSONCase {
 	return []daemonJSONCase{
-		{name: "no file"},
+		{name: "no file", removed: true},
 		{name: "empty file", existing: "  \n"},
-		{name: "other settings and runtimes", restores: true, existing: `{"log-driver":"journald","runtimes":{"nvidia":{"path":"nvidia-container-runtime","runtimeArgs":[]}},"default-runtime":"runc","features":{"buildkit":true}}`},
-		{name: "indented, as admins write it", restores: true, existing: "{\n    \"debug\": true,\n    \"runtimes\": {\n        \"nvidia\": {\n            \"path\": \"/usr/bin/nvidia-container-runtime\"\n        }\n    }\n}\n"},
-		{name: "indented without runtimes", restores: true, existing: "{\n  \"storage-driver\": \"overlay2\",\n  \"log-opts\": {\"max-size\": \"10m\"}\n}\n"},
-		{name: "already installed", existing: `{"runtimes":{"crhook":{"path":"/old/crhook-runtime"}}}`},
+		{name: "an empty object", existing: "{}"},
+		{name: "an empty object and a newline", existing: "{}\n"},
+		{name: "an empty runtimes object", existing: `{"runtimes":{}}`},
+		{name: "an empty runtimes object, spaced", existing: "{ \"runtimes\": {} }\n"},
+		{name: "other settings and runtimes", existing: `{"log-driver":"journald","runtimes":{"nvidia":{"path":"nvidia-container-runtime","runtimeArgs":[]}},"default-runtime":"runc","features":{"buildkit":true}}`},
+		{name: "indented, as admins write it", existing: "{\n    \"debug\": true,\n    \"runtimes\": {\n        \"nvidia\": {\n            \"path\": \"/usr/bin/nvidia-container-runtime\"\n        }\n    }\n}\n"},
+		{name: "indented without runtimes", existing: "{\n  \"storage-driver\": \"overlay2\",\n  \"log-opts\": {\"max-size\": \"10m\"}\n}\n"},
+		{name: "installed by an earlier crhook", existing: `{"runtimes":{"crhook":{"path":"/old/crhook-runtime"}}}`, removed: true},
 		{name: "null", existing: `null`},
 		{name: "null runtimes", existing: `{"runtimes":null,"debug":true}`},
 		{name: "not json", existing: `{"log-driver":`, wantErr: true},
@@ -89,10 +94,8 @@ func checkDaemonJSONKept(t *testing.T, existing string, got, runtimes map[string
 	}
 }
 
-// checkDockerUninstall uninstalls and checks crhook's runtime is gone.
-// Uninstall cuts out exactly what install put in: a file that held no
-// crhook entry comes back byte for byte; one left with nothing but {} is
-// removed.
+// checkDockerUninstall uninstalls and checks daemon.json is as it was
+// before install: its bytes and mode, or no file when crhook made it.
 func checkDockerUninstall(t *testing.T, o Options, tt daemonJSONCase) {
 	t.Helper()
 	undo, err := Docker(o, true)
@@ -103,11 +106,17 @@ func checkDockerUninstall(t *testing.T, o Options, tt daemonJSONCase) {
 		t.Fatal(err)
 	}
 	after, err := os.ReadFile(o.EngineConfig)
-	switch {
-	case tt.restores && (err != nil || string(after) != tt.existing):
+	if tt.removed {
+		if !os.IsNotExist(err) {
+			t.Errorf("uninstall left a file crhook created: %v %q", err, after)
+		}
+		return
+	}
+	if err != nil || string(after) != tt.existing {
 		t.Errorf("install then uninstall did not give the file back (%v):\nbefore %q\nafter  %q", err, tt.existing, after)
-	case !tt.restores && err == nil && strings.Contains(string(after), `"crhook"`):
-		t.Errorf("uninstall left the crhook runtime: %s", after)
+	}
+	if info, err := os.Stat(o.EngineConfig); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("uninstall did not give the mode back: %v", info.Mode())
 	}
 }
 
@@ -210,12 +219,8 @@ func checkContainerdConfigCase(t *testing.T, tt containerdConfigCase) {
 	}
 	data := readContainerdEntryFile(t, o, tt)
 	checkContainerdEntry(t, o, tt.wantTable, data)
-	again, err := Containerd(o, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pending, _ := again.pending(); len(pending) != 0 {
-		t.Error("a second install would change the file")
+	if installed, err := Installed("containerd", o); err != nil || !installed {
+		t.Errorf("a second install would change the file (%v)", err)
 	}
 	checkContainerdUninstall(t, o, tt.existing)
 }
@@ -276,12 +281,12 @@ func checkContainerdUninstall(t *testing.T, o Options, existing string) {
 	restored, err := os.ReadFile(o.EngineConfig)
 	if existing == "" {
 		if !os.IsNotExist(err) {
-			t.Errorf("uninstall should remove a file that held only crhook's block: %v %q", err, restored)
+			t.Errorf("uninstall should remove a file that did not exist before install: %v %q", err, restored)
 		}
 		return
 	}
-	if want := strings.TrimSuffix(existing, "\n") + "\n"; string(restored) != want {
-		t.Errorf("uninstall did not restore the file:\n%q\nwant\n%q", restored, want)
+	if string(restored) != existing {
+		t.Errorf("uninstall did not give the file back byte for byte:\n%q\nwant\n%q", restored, existing)
 	}
 }
 

@@ -54,7 +54,7 @@ func hooksdChanges(o Options, dir string, stages []string) ([]Change, error) {
 			return nil, fmt.Errorf("encode %s hook: %w", stage, err)
 		}
 		changes = append(changes, Change{
-			Path: o.onHost(hookFileName(dir, stage)), Content: append(data, '\n'), Mode: 0o644,
+			Path: o.onHost(hookFileName(dir, stage)), Content: append(data, '\n'), Mode: 0o644, Whole: true,
 			Why: "run crhook " + stage + " for containers annotated " + spec.AnnotationRestore + "=true",
 		})
 	}
@@ -76,7 +76,7 @@ var podmanStages = []string{"precreate", "createRuntime", "poststart"}
 // Podman returns the plan for podman: three hooks.d files.
 func Podman(o Options, uninstall bool) (Plan, error) {
 	dir := orDefault(o.HooksDir, DefaultHooksDir)
-	p := Plan{Engine: "podman"}
+	p := o.plan("podman", uninstall, Podman)
 	if uninstall {
 		p.Changes = hooksdRemovals(o, dir, podmanStages)
 		return p, nil

@@ -16,7 +16,8 @@ func testOptions(t *testing.T) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Options{Hook: exe, Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HooksDir: t.TempDir(), EngineConfig: filepath.Join(t.TempDir(), "engine.conf")}
+	return Options{Hook: exe, Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HooksDir: t.TempDir(), EngineConfig: filepath.Join(t.TempDir(), "engine.conf"),
+		Record: filepath.Join(t.TempDir(), "install-record.json")}
 }
 
 func TestHooksdInstallIsIdempotentAndUninstallRemovesOnlyCrhook(t *testing.T) {

@@ -50,6 +50,9 @@ type Options struct {
 	// Binary, when set, is a crhook-hook executable to copy to Hook (under
 	// HostRoot), so the node has the binary the engine points at.
 	Binary string
+	// Record is the install record's path on the host; "" is
+	// DefaultRecord.
+	Record string
 }
 
 // engineFile reads the engine config a merge starts from (nil when it
@@ -66,7 +69,7 @@ func (o Options) engineFile(path string, uninstall bool) ([]byte, error) {
 		return nil, err
 	}
 	defer d.Close()
-	return readExisting(d, path)
+	return readExisting(d, path, maxConfigSize)
 }
 
 // onHost maps a host path to where this process reaches it.
@@ -221,6 +224,11 @@ func Installed(engine string, o Options) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	pending, err := plan.pending()
+	d, err := openRoot(plan.Root)
+	if err != nil {
+		return false, err
+	}
+	defer d.Close()
+	pending, err := plan.pending(d, plan.Changes)
 	return err == nil && len(pending) == 0, err
 }

@@ -31,6 +31,7 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 		", containerd: "+install.DefaultContainerdConfig+", crio: drop-in dir "+install.DefaultCRIODropIn+")")
 	dryRun := fs.Bool("dry-run", false, "print the changes instead of making them")
 	hostRoot := fs.String("host-root", "", "where the host's / is mounted (from a DaemonSet pod); configs keep host paths")
+	record := fs.String("record", "", "where install keeps what each engine file held before it, for uninstall (default "+install.DefaultRecord+", under --host-root)")
 	binDir := fs.String("install-binary", "", "copy this crhook into DIR on the host (with crhook-runtime) and point the engine there")
 	profile := fs.String("profile", "", "opt in every container of crhook's runtime with this profile unless its annotations say otherwise "+
 		"(docker: always, default the admin's default_profile; containerd, crio: only when given)")
@@ -48,6 +49,7 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 		return err
 	}
 	opts.HostRoot = absOrEmpty(*hostRoot)
+	opts.Record = absOrEmpty(*record)
 	if opts.RuntimeProfile, err = runtimeProfile(*engine, *profile, *configPath); err != nil {
 		return err
 	}

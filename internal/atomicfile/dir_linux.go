@@ -189,6 +189,16 @@ func (d *Dir) target(name string) (string, error) {
 // only then gets a name and is renamed over the target, so a process
 // killed on the way leaves nothing behind.
 func (d *Dir) WriteFile(name string, data []byte, perm os.FileMode) error {
+	return d.writeFile(name, data, perm, -1, -1, true)
+}
+
+// WriteFileAs is WriteFile giving the file exactly perm, uid and gid,
+// whatever the old one had: for putting back a file as it was.
+func (d *Dir) WriteFileAs(name string, data []byte, perm os.FileMode, uid, gid int) error {
+	return d.writeFile(name, data, perm, uid, gid, false)
+}
+
+func (d *Dir) writeFile(name string, data []byte, mode os.FileMode, uid, gid int, keep bool) error {
 	rel, err := d.target(name)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", d.join(name), err)
@@ -199,19 +209,36 @@ func (d *Dir) WriteFile(name string, data []byte, perm os.FileMode) error {
 	}
 	defer unix.Close(parent)
 	where := d.join(rel)
-	mode, uid, gid := perm, -1, -1
 	var st unix.Stat_t
 	switch err := unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW); {
 	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK:
 		return fmt.Errorf("write %s: a link to a file that does not exist; create the file or remove the link", where)
 	case err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG:
 		return fmt.Errorf("write %s: not a regular file", where)
-	case err == nil:
+	case err == nil && keep:
 		mode, uid, gid = os.FileMode(st.Mode&0o7777).Perm(), int(st.Uid), int(st.Gid)
-	case !errors.Is(err, unix.ENOENT):
+	case err != nil && !errors.Is(err, unix.ENOENT):
 		return fmt.Errorf("write %s: %w", where, err)
 	}
 	return replaceIn(parent, base, where, data, mode, uid, gid)
+}
+
+// Stat returns name's mode bits, owner and group, links followed beneath
+// d; ok is false when there is no such file.
+func (d *Dir) Stat(name string) (mode os.FileMode, uid, gid int, ok bool, err error) {
+	fd, err := d.open(name, unix.O_PATH, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, 0, 0, false, &os.PathError{Op: "stat", Path: d.join(name), Err: err}
+	}
+	return os.FileMode(st.Mode & 0o777), int(st.Uid), int(st.Gid), true, nil
 }
 
 // replaceIn writes data to a new file in the directory parent and renames

@@ -22,14 +22,14 @@ func TestContainerdReadsCrhookEntry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			config := filepath.Join(dir, "config.toml")
+			config, record := filepath.Join(dir, "config.toml"), filepath.Join(dir, "install-record.json")
 			tt.main = strings.ReplaceAll(tt.main, "DIR", dir)
 			mustDo(t, os.WriteFile(config, []byte(tt.main), 0o644))
 			for name, text := range tt.imports {
 				mustDo(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
 				mustDo(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
 			}
-			if r := crhook(t, nil, "install", "--for", "containerd", "--engine-config", config); r.Code != 0 {
+			if r := crhook(t, nil, "install", "--for", "containerd", "--engine-config", config, "--record", record); r.Code != 0 {
 				t.Fatalf("install: %s", r)
 			}
 			r := run(t, nil, bin, "--config", config, "config", "dump")
@@ -62,7 +62,7 @@ func TestContainerdReadsCrhookEntry(t *testing.T) {
 			if got, want := crhookRT["privileged_without_host_devices"], runc["privileged_without_host_devices"]; got != want {
 				t.Errorf("privileged_without_host_devices %v, node %v", got, want)
 			}
-			if r := crhook(t, nil, "uninstall", "--for", "containerd", "--engine-config", config); r.Code != 0 || readFile(t, config) != tt.main {
+			if r := crhook(t, nil, "uninstall", "--for", "containerd", "--engine-config", config, "--record", record); r.Code != 0 || readFile(t, config) != tt.main {
 				t.Errorf("uninstall did not give back the file: %s", r)
 			}
 		})

@@ -75,7 +75,7 @@ func newCRITestWith(t *testing.T, adminConfig string, extra func(rootfs string),
 	if err := os.WriteFile(engineConfig, []byte(base), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := crhook(t, nil, append([]string{"install", "--for", "containerd", "--engine-config", engineConfig, "--config", configPath}, installFlags...)...); r.Code != 0 {
+	if r := crhook(t, nil, append([]string{"install", "--for", "containerd", "--engine-config", engineConfig, "--config", configPath, "--record", filepath.Join(t.TempDir(), "install-record.json")}, installFlags...)...); r.Code != 0 {
 		t.Fatalf("crhook install --for containerd: %s", r)
 	}
 	text, err := os.ReadFile(engineConfig)

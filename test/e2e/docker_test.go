@@ -118,6 +118,7 @@ func readFileOr(path string) string {
 func TestDocker(t *testing.T) {
 	configPath, _ := writeConfig(t, "")
 	base := "{\n    \"debug\": false,\n    \"log-level\": \"warn\"\n}\n"
+	record := filepath.Join(t.TempDir(), "install-record.json")
 	d := newDockerd(t, base, "CRHOOK_CONFIG="+configPath, "CRHOOK_RUNTIME="+requireTool(t, "runc"))
 	d.start(t)
 	image := d.importImage(t)
@@ -126,7 +127,7 @@ func TestDocker(t *testing.T) {
 	if r := d.docker(t, append(append([]string{"run", "--runtime", "crhook"}, hardened...), image, "true")...); r.Code == 0 || !strings.Contains(r.Stderr, "crhook") {
 		t.Fatalf("before install, the runtime must be unknown: %s", r)
 	}
-	if r := crhook(t, nil, "install", "--for", "docker", "--engine-config", d.Config, "--config", configPath); r.Code != 0 {
+	if r := crhook(t, nil, "install", "--for", "docker", "--engine-config", d.Config, "--config", configPath, "--record", record); r.Code != 0 {
 		t.Fatalf("install: %s", r)
 	}
 	t.Run("a restart picks the runtime up from daemon.json alone", func(t *testing.T) {
@@ -157,7 +158,7 @@ func TestDocker(t *testing.T) {
 	})
 	t.Run("docker exec, stop and start keep the grant", func(t *testing.T) { d.assertExecKeepsGrant(t, image, hardened) })
 	t.Run("install then uninstall leaves daemon.json as it was", func(t *testing.T) {
-		if r := crhook(t, nil, "uninstall", "--for", "docker", "--engine-config", d.Config); r.Code != 0 {
+		if r := crhook(t, nil, "uninstall", "--for", "docker", "--engine-config", d.Config, "--record", record); r.Code != 0 {
 			t.Fatalf("uninstall: %s", r)
 		}
 		if got := readFile(t, d.Config); got != base {

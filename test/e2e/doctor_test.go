@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"testing"
 
 	"github.com/crhook/crhook/internal/doctor"
@@ -42,7 +43,7 @@ func TestDoctor(t *testing.T) {
 	if l := before["podman"]; l.Status != doctor.StatusInfo || l.Fix != "crhook install --for podman" {
 		t.Errorf("podman before install: %+v", l)
 	}
-	if r := crhook(t, nil, "install", "--for", "podman", "--hooks-dir", hooksDir); r.Code != 0 {
+	if r := crhook(t, nil, "install", "--for", "podman", "--hooks-dir", hooksDir, "--record", filepath.Join(t.TempDir(), "install-record.json")); r.Code != 0 {
 		t.Fatalf("install: %s", r)
 	}
 	if l := lines()["podman"]; l.Status != doctor.StatusOK {

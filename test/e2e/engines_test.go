@@ -68,7 +68,7 @@ func installPodmanHooks(t *testing.T, config ...string) (hooksDir, logPath strin
 	t.Helper()
 	hooksDir = t.TempDir()
 	configPath, logPath := writeConfig(t, strings.Join(config, "\n"))
-	if r := crhook(t, nil, "install", "--for", "podman", "--hooks-dir", hooksDir, "--config", configPath); r.Code != 0 {
+	if r := crhook(t, nil, "install", "--for", "podman", "--hooks-dir", hooksDir, "--config", configPath, "--record", filepath.Join(t.TempDir(), "install-record.json")); r.Code != 0 {
 		t.Fatalf("install: %s", r)
 	}
 	return hooksDir, logPath

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,4 +93,60 @@ func assertRootProgram(t *testing.T, path string) {
 	if !info.Mode().IsRegular() || info.Mode().Perm() != 0o755 || st.Uid != 0 || st.Gid != 0 {
 		t.Errorf("%s: %v %d:%d, want a regular file, root:root 0755", path, info.Mode(), st.Uid, st.Gid)
 	}
+}
+
+// TestUninstallGivesBackEngineFiles: through the real command, uninstall
+// gives each engine file back as it was before install, bytes and mode,
+// and removes what did not exist. The review's case: a daemon.json of {}
+// with mode 0600 was deleted.
+func TestUninstallGivesBackEngineFiles(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		name, engine, existing string
+		flag                   string // the flag naming the engine's file or directory
+		file                   string // the file, under the directory the test makes
+	}{
+		{name: "docker: {} mode 0600", engine: "docker", flag: "--engine-config", file: "daemon.json", existing: "{}"},
+		{name: "docker: no daemon.json", engine: "docker", flag: "--engine-config", file: "daemon.json"},
+		{name: "docker: an empty runtimes object", engine: "docker", flag: "--engine-config", file: "daemon.json", existing: "{\"runtimes\":{}}\n"},
+		{name: "containerd: version 2 without a newline", engine: "containerd", flag: "--engine-config", file: "config.toml", existing: "version = 2"},
+		{name: "podman: the admin's file of crhook's name", engine: "podman", flag: "--hooks-dir", file: "crhook-poststart.json", existing: "{\"version\": \"1.0.0\"}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, tt.file)
+			flagValue := path
+			if tt.flag == "--hooks-dir" {
+				flagValue = dir
+			}
+			if tt.existing != "" {
+				mustDo(t, os.WriteFile(path, []byte(tt.existing), 0o600))
+			}
+			before := treeSnapshot(t, dir)
+			args := []string{"--for", tt.engine, tt.flag, flagValue, "--record", filepath.Join(t.TempDir(), "install-record.json")}
+			if r := crhook(t, nil, append([]string{"install"}, args...)...); r.Code != 0 {
+				t.Fatalf("install: %s", r)
+			}
+			if r := crhook(t, nil, append([]string{"uninstall"}, args...)...); r.Code != 0 {
+				t.Fatalf("uninstall: %s", r)
+			}
+			assertSameTree(t, dir, withoutInodes(before), withoutInodes(treeSnapshot(t, dir)))
+		})
+	}
+}
+
+// withoutInodes drops the inode from each treeSnapshot description: a
+// file given back by rename has the same bytes, mode and owner, and a
+// new inode.
+func withoutInodes(snap map[string]string) map[string]string {
+	out := map[string]string{}
+	for p, desc := range snap {
+		f := strings.Fields(desc)
+		if i := slices.Index(f, "ino"); i >= 0 && i+1 < len(f) {
+			f = slices.Delete(f, i, i+2)
+		}
+		out[p] = strings.Join(f, " ")
+	}
+	return out
 }
