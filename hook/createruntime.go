@@ -31,6 +31,7 @@ func CreateRuntime(env Env) (Outcome, error) {
 		return out, err
 	}
 	out.granted(req)
+	out.Notes = spec.Overrides(s, req)
 	last, err := capability.LastCap()
 	if err != nil {
 		return out, fmt.Errorf("read the kernel's last capability: %w", err)

@@ -18,8 +18,8 @@ import (
 	"github.com/crhook/crhook/internal/errkind"
 )
 
-// syslogSocket is where both syslog daemons and journald listen.
-const syslogSocket = "/dev/log"
+// SyslogSocket is where both syslog daemons and journald listen.
+const SyslogSocket = "/dev/log"
 
 // Log writes one structured line per stage run: to the admin's log file
 // (JSON lines) when configured, and to syslog or journald when the host
@@ -39,15 +39,13 @@ type Log struct {
 
 // OpenLog opens the sinks cfg names; it never fails.
 func OpenLog(cfg config.Config) *Log {
-	return openLog(cfg, syslogSocket)
+	return openLog(cfg, SyslogSocket)
 }
 
 func openLog(cfg config.Config, socket string) *Log {
 	l := &Log{}
 	if cfg.LogFile != "" {
-		// O_NONBLOCK: a log_file that is a FIFO nobody reads must not hold
-		// the hook at open (ENXIO instead); regular files ignore it.
-		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o640)
+		f, err := openLogFile(cfg.LogFile)
 		if err != nil {
 			l.notes = append(l.notes, slog.String("log_file", err.Error()))
 		} else {
@@ -65,6 +63,45 @@ func openLog(cfg config.Config, socket string) *Log {
 		l.syslog = newSyslogHandler(w)
 	}
 	return l
+}
+
+// MaxLogSize is the size at which the log file is rotated: it becomes
+// PATH.1, replacing the one before, and a new PATH starts. Every
+// container start adds a few lines, and a default log must not fill a
+// node's disk.
+const MaxLogSize = 16 << 20
+
+// openLogFile opens path to append, rotating it first when it is over
+// MaxLogSize. O_NONBLOCK: a log_file that is a FIFO nobody reads must
+// not hold the hook at open (ENXIO instead); regular files ignore it.
+func openLogFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o640)
+	if err != nil || !rotate(f, path) {
+		return f, err
+	}
+	f.Close()
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o640)
+}
+
+// rotate renames the regular file f, open at path, to path.1 when it is
+// over MaxLogSize. Hooks run side by side: only the one that takes f's
+// lock rotates, and only while path still names f, so no two renames
+// ever take turns over PATH.1. It reports whether it renamed.
+func rotate(f *os.File, path string) bool {
+	info, err := f.Stat()
+	if err != nil || !info.Mode().IsRegular() || info.Size() <= MaxLogSize {
+		return false
+	}
+	fd := int(f.Fd())
+	if syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return false // another hook is rotating it; append to this one
+	}
+	defer syscall.Flock(fd, syscall.LOCK_UN)
+	named, err := os.Stat(path)
+	if err != nil || !os.SameFile(info, named) {
+		return false
+	}
+	return os.Rename(path, path+".1") == nil
 }
 
 // Record logs the stage's one line.

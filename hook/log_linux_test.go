@@ -77,3 +77,43 @@ func TestLogFileFIFODoesNotBlock(t *testing.T) {
 		t.Fatal("opening a FIFO log_file blocked")
 	}
 }
+
+// TestLogFileRotates: a log over MaxLogSize becomes PATH.1 and a new
+// PATH takes the line; one under it is appended to.
+func TestLogFileRotates(t *testing.T) {
+	tests := []struct {
+		name    string
+		size    int64
+		rotated bool
+	}{
+		{name: "under the bound", size: MaxLogSize},
+		{name: "over the bound", size: MaxLogSize + 1, rotated: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := config.Default()
+			cfg.LogFile = filepath.Join(dir, "crhook.log")
+			if err := os.WriteFile(cfg.LogFile+".1", []byte("older\n"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(cfg.LogFile, nil, 0o640); err != nil || os.Truncate(cfg.LogFile, tt.size) != nil {
+				t.Fatalf("make a log of %d bytes: %v", tt.size, err)
+			}
+			l := openLog(cfg, filepath.Join(dir, "no-syslog"))
+			l.Record("createRuntime", Outcome{Container: "c1", OptedIn: true, Profile: "minimal"}, nil, time.Millisecond)
+			l.Close()
+			cur, _ := os.Stat(cfg.LogFile)
+			old, _ := os.Stat(cfg.LogFile + ".1")
+			if tt.rotated {
+				if cur == nil || cur.Size() == 0 || cur.Size() > 4096 || old == nil || old.Size() != tt.size {
+					t.Errorf("after rotation: %v, %v", cur, old)
+				}
+				return
+			}
+			if cur == nil || cur.Size() <= tt.size || old == nil || old.Size() != int64(len("older\n")) {
+				t.Errorf("the line must be appended without rotating: %v, %v", cur, old)
+			}
+		})
+	}
+}

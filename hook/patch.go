@@ -70,18 +70,25 @@ func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {
 
 // Hooks returns crhook's own createRuntime and poststart entries. The
 // runtime kills a hook after Timeout seconds; crhook gives up on its own
-// a little earlier, with a message.
+// a little earlier, with a message. A config other than the default is
+// named in the arguments, never the env: the arguments are what makes an
+// entry crhook's own, and a hook stage reads no config from its env.
 func Hooks(self string, cfg config.Config) map[string]specs.Hook {
 	timeout := HookTimeout(cfg)
-	var env []string
-	if cfg.Path != "" && cfg.Path != config.DefaultPath {
-		env = []string{config.EnvPath + "=" + cfg.Path}
-	}
 	hooks := map[string]specs.Hook{}
 	for _, stage := range []string{"createRuntime", "poststart"} {
-		hooks[stage] = specs.Hook{Path: self, Args: []string{"crhook", stage}, Env: env, Timeout: &timeout}
+		hooks[stage] = specs.Hook{Path: self, Args: HookArgs("crhook", stage, cfg.Path), Timeout: &timeout}
 	}
 	return hooks
+}
+
+// HookArgs are the arguments of a hook entry that runs stage under the
+// admin config at configPath ("" or the default path name none).
+func HookArgs(argv0, stage, configPath string) []string {
+	if configPath == "" || configPath == config.DefaultPath {
+		return []string{argv0, stage}
+	}
+	return []string{argv0, stage, "--config", configPath}
 }
 
 // HookTimeout is the timeout, in seconds, for hook entries crhook writes:

@@ -43,7 +43,7 @@ func Poststart(env Env) (Outcome, error) {
 	if pidfdErr == nil {
 		defer unix.Close(pidfd)
 	}
-	err = checkLive(st.Pid, req)
+	err = checkLive(st.Pid, req, &out)
 	if errors.Is(err, proc.ErrGone) {
 		out.Warning = fmt.Sprintf("process %d exited before it could be checked", st.Pid)
 		return out, nil
@@ -57,8 +57,9 @@ func Poststart(env Env) (Outcome, error) {
 }
 
 // checkLive reads the process's status, mounts and PID namespace and
-// asks spec whether they are what the request promised.
-func checkLive(pid int, req spec.Request) error {
+// asks spec whether they are what the request promised; an admin
+// exception it relied on goes into out's notes.
+func checkLive(pid int, req spec.Request, out *Outcome) error {
 	status, err := proc.ReadStatus(pid)
 	if err != nil {
 		return err
@@ -70,6 +71,9 @@ func checkLive(pid int, req spec.Request) error {
 	shared, err := proc.SamePIDNamespace(pid, os.Getpid())
 	if err != nil {
 		return err
+	}
+	if shared && req.SharedPIDAllowed {
+		out.Notes = append(out.Notes, spec.SharedPIDNote(fmt.Sprintf("runs pid %d in the runtime's own PID namespace", pid)))
 	}
 	return spec.CheckLive(spec.LiveProcess{PID: pid, Status: status, Mounts: mounts, InRuntimePIDNamespace: shared}, req)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -350,11 +351,30 @@ func TestAdjustExec(t *testing.T) {
 	}
 }
 
+// TestHooksCarryTheConfig: a config other than the default is named in
+// the hook's arguments, never its env, which a hook stage does not read.
 func TestHooksCarryTheConfig(t *testing.T) {
-	cfg := config.Default()
-	cfg.Path = "/etc/crhook/other.toml"
+	tests := []struct {
+		name, path string
+		want       []string
+	}{
+		{name: "another config", path: "/etc/crhook/other.toml", want: []string{"--config", "/etc/crhook/other.toml"}},
+		{name: "the default config", path: config.DefaultPath},
+		{name: "no config file", path: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Path = tt.path
+			checkHooks(t, cfg, tt.want)
+		})
+	}
+}
+
+func checkHooks(t *testing.T, cfg config.Config, wantExtra []string) {
+	t.Helper()
 	for stage, h := range Hooks("/usr/local/bin/crhook-hook", cfg) {
-		if h.Path != "/usr/local/bin/crhook-hook" || h.Args[1] != stage || len(h.Env) != 1 || h.Env[0] != "CRHOOK_CONFIG=/etc/crhook/other.toml" {
+		if h.Path != "/usr/local/bin/crhook-hook" || !slices.Equal(h.Args, append([]string{"crhook", stage}, wantExtra...)) || len(h.Env) != 0 {
 			t.Errorf("%s: %+v", stage, h)
 		}
 		if h.Timeout == nil || *h.Timeout != HookTimeout(cfg) || HookTimeout(cfg) <= int(cfg.Timeout.Seconds()) {

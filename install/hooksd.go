@@ -8,6 +8,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/crhook/crhook/hook"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -40,14 +41,11 @@ func hooksdChanges(o Options, dir string, stages []string) ([]Change, error) {
 	for _, stage := range stages {
 		h := hookFile{
 			Version: "1.0.0",
-			Hook:    specs.Hook{Path: o.Hook, Args: []string{"crhook-hook", stage}, Timeout: &o.Timeout},
+			Hook:    specs.Hook{Path: o.Hook, Args: hook.HookArgs("crhook-hook", stage, o.Config), Timeout: &o.Timeout},
 			When: hookWhen{Annotations: map[string]string{
 				"^" + regexp.QuoteMeta(spec.AnnotationRestore) + "$": "^true$",
 			}},
 			Stages: []string{stage},
-		}
-		if o.Config != "" {
-			h.Hook.Env = []string{"CRHOOK_CONFIG=" + o.Config}
 		}
 		data, err := json.MarshalIndent(h, "", "  ")
 		if err != nil {

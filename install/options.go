@@ -34,7 +34,8 @@ type Options struct {
 	// otherwise: the runtime entry names Runtime-PROFILE, a link the shim
 	// reads its profile from.
 	RuntimeProfile spec.Profile
-	// Config, when set, is passed to every hook as CRHOOK_CONFIG.
+	// Config, when set, is the admin config every hook entry names with
+	// --config.
 	Config string
 	// Timeout is the hook timeout in seconds.
 	Timeout int

@@ -175,7 +175,7 @@ func (e *editor) pidNamespace(req Request) error {
 	case !req.SharedPIDAllowed:
 		return sharedPIDRefusal(how)
 	}
-	e.notes = append(e.notes, fmt.Sprintf("granted although the container %s (admin policy allow_shared_pid_namespace = true)", how))
+	e.notes = append(e.notes, SharedPIDNote(how))
 	return nil
 }
 

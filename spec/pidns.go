@@ -32,6 +32,22 @@ func sharedPIDNamespace(s *specs.Spec) string {
 	return "has no pid entry in linux.namespaces, so it shares the runtime's (the host's) PID namespace"
 }
 
+// SharedPIDNote is what the log says of a grant the admin's
+// allow_shared_pid_namespace let through: how is how the container's PID
+// namespace is not its own.
+func SharedPIDNote(how string) string {
+	return "granted although the container " + how + " (admin policy allow_shared_pid_namespace = true)"
+}
+
+// Overrides lists, for the log, each admin exception the spec's grant
+// relies on; nil when it relies on none.
+func Overrides(s *specs.Spec, req Request) []string {
+	if how := sharedPIDNamespace(s); how != "" && req.SharedPIDAllowed {
+		return []string{SharedPIDNote(how)}
+	}
+	return nil
+}
+
 func sharedPIDRefusal(how string) error {
 	return fmt.Errorf("%w: it %s; crhook grants only to a container with its own new PID namespace "+
 		"(drop --pid=host, --pid=container:..., hostPID or shareProcessNamespace), or the admin can set allow_shared_pid_namespace = true",

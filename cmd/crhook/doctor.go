@@ -15,11 +15,11 @@ func doctorCommand(args []string, _ io.Reader, stdout io.Writer) error {
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	opts, err := installOptions(*configPath, *hooksDir, "")
+	opts, cfg, err := installOptions(*configPath, *hooksDir, "")
 	if err != nil {
 		return err
 	}
-	report := doctor.Run(doctor.Options{Install: opts})
+	report := doctor.Run(doctor.Options{Install: opts, LogFile: cfg.LogFile})
 	if err := writeReport(stdout, *asJSON, report); err != nil {
 		return err
 	}

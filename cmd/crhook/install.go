@@ -44,7 +44,7 @@ func installOrUninstall(name string, args []string, stdout io.Writer) error {
 	if *engine == "" {
 		return errkind.BadInput(fmt.Errorf("--for ENGINE is required (%s)", strings.Join(install.Engines, ", ")))
 	}
-	opts, err := installOptions(*configPath, *hooksDir, *engineConfig)
+	opts, _, err := installOptions(*configPath, *hooksDir, *engineConfig)
 	if err != nil {
 		return err
 	}
@@ -102,15 +102,16 @@ func configName(cfg config.Config) string {
 	return cfg.Path
 }
 
-// installOptions describes this crhook for install, uninstall and doctor.
-func installOptions(configPath, hooksDir, engineConfig string) (install.Options, error) {
+// installOptions describes this crhook for install, uninstall and doctor,
+// with the admin config it read.
+func installOptions(configPath, hooksDir, engineConfig string) (install.Options, config.Config, error) {
 	cfg, err := cli.LoadConfig(configPath)
 	if err != nil {
-		return install.Options{}, err
+		return install.Options{}, cfg, err
 	}
 	me, err := cli.Self()
 	if err != nil {
-		return install.Options{}, err
+		return install.Options{}, cfg, err
 	}
 	// Engines run crhook-hook, which make install puts beside crhook.
 	opts := install.Options{
@@ -123,7 +124,7 @@ func installOptions(configPath, hooksDir, engineConfig string) (install.Options,
 	if cfg.Path != "" && cfg.Path != config.DefaultPath {
 		opts.Config = cfg.Path
 	}
-	return opts, nil
+	return opts, cfg, nil
 }
 
 func absOrEmpty(p string) string {

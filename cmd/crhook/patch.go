@@ -27,7 +27,7 @@ func patchCommand(args []string, _ io.Reader, stdout io.Writer) error {
 			return err
 		}
 	}
-	return cli.RunStage("patch", *configPath, func(env hook.Env) (hook.Outcome, error) {
+	return cli.RunStage("patch", *configPath, false, func(env hook.Env) (hook.Outcome, error) {
 		me, err := cli.Self()
 		if err != nil {
 			return hook.Outcome{}, err

@@ -23,7 +23,7 @@ type stageFunc func(hook.Env) (hook.Outcome, error)
 func NewFlags(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	configPath := fs.String("config", "", "admin config file (default $"+config.EnvPath+" or "+config.DefaultPath+")")
+	configPath := fs.String("config", "", "admin config file (default $"+config.EnvPath+" or "+config.DefaultPath+"; hook stages read only this flag or "+config.DefaultPath+")")
 	return fs, configPath
 }
 
@@ -47,7 +47,7 @@ func StageCommand(name string, stage stageFunc) func([]string, io.Reader, io.Wri
 		if err := ParseFlags(fs, args); err != nil {
 			return err
 		}
-		return RunStage(name, *configPath, func(env hook.Env) (hook.Outcome, error) {
+		return RunStage(name, *configPath, true, func(env hook.Env) (hook.Outcome, error) {
 			env.Stdin, env.Stdout = stdin, stdout
 			return stage(env)
 		})
@@ -58,10 +58,16 @@ func StageCommand(name string, stage stageFunc) func([]string, io.Reader, io.Wri
 var ErrTimeout = errors.New("timed out")
 
 // RunStage loads the config, runs stage under the config's deadline and
-// logs its one line (see runLoaded).
-func RunStage(name, configPath string, stage stageFunc) error {
+// logs its one line (see runLoaded). A hook stage (hookStage) reads the
+// config its arguments name, or the default, never $CRHOOK_CONFIG (see
+// config.ResolveHook); patch, which an admin runs, takes it too.
+func RunStage(name, configPath string, hookStage bool, stage stageFunc) error {
 	oneShotMemory()
-	cfg, err := LoadConfig(configPath)
+	resolve := config.Resolve
+	if hookStage {
+		resolve = config.ResolveHook
+	}
+	cfg, err := config.Load(resolve(configPath))
 	if err != nil {
 		record(name, config.Default(), hook.Outcome{}, err, 0)
 		return err

@@ -23,6 +23,12 @@ const DefaultPath = "/etc/crhook/config.toml"
 // EnvPath names the environment variable that overrides DefaultPath.
 const EnvPath = "CRHOOK_CONFIG"
 
+// DefaultLogFile is where hook runs are recorded when the admin names no
+// log_file: every grant and every admin override leaves a line there,
+// also on hosts without syslog (minimal nodes, containers).
+// log_file = "" turns it off.
+const DefaultLogFile = "/var/log/crhook.log"
+
 // DefaultTimeout bounds every hook run, so crhook never holds a container
 // start for long.
 const DefaultTimeout = 5 * time.Second
@@ -32,7 +38,8 @@ const maxFileSize = 1 << 20
 // Config is the admin's settings, merged over the defaults.
 type Config struct {
 	Policy spec.Policy
-	// LogFile, when set, receives one JSON line per hook run.
+	// LogFile, when set, receives one JSON line per hook run
+	// (DefaultLogFile unless the admin says otherwise).
 	LogFile string
 	// Timeout bounds a hook run.
 	Timeout time.Duration
@@ -44,7 +51,7 @@ type Config struct {
 
 // Default returns the settings used when there is no config file.
 func Default() Config {
-	return Config{Policy: spec.DefaultPolicy(), Timeout: DefaultTimeout}
+	return Config{Policy: spec.DefaultPolicy(), Timeout: DefaultTimeout, LogFile: DefaultLogFile}
 }
 
 // file mirrors the TOML keys; pointers tell "absent" from "zero".
@@ -60,15 +67,29 @@ type file struct {
 	Runtime           *string  `toml:"runtime"`
 }
 
-// Resolve picks the config path: the flag, else $CRHOOK_CONFIG, else the
-// default. explicit says whether the user named it, in which case it must
-// exist.
+// Resolve picks the config path for a command an admin runs (install,
+// doctor, patch, the runtime shim): the flag, else $CRHOOK_CONFIG, else
+// the default. explicit says whether the user named it, in which case it
+// must exist.
 func Resolve(flagPath string) (path string, explicit bool) {
 	if flagPath != "" {
 		return flagPath, true
 	}
 	if env := os.Getenv(EnvPath); env != "" {
 		return env, true
+	}
+	return DefaultPath, false
+}
+
+// ResolveHook picks the config path for a hook stage: the flag, else the
+// default, never the environment. A runtime runs a hook with exactly the
+// env of its entry in config.json, which whoever wrote the spec chose;
+// the arguments are part of what makes an entry crhook's own (see
+// spec.Options.Hooks), so a spec cannot keep crhook's entry and point
+// its checks at a config of its own.
+func ResolveHook(flagPath string) (path string, explicit bool) {
+	if flagPath != "" {
+		return flagPath, true
 	}
 	return DefaultPath, false
 }

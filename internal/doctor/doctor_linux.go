@@ -16,14 +16,18 @@ import (
 	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
 
+	"github.com/crhook/crhook/hook"
 	"github.com/crhook/crhook/install"
 	"github.com/crhook/crhook/internal/probe"
 	"github.com/crhook/crhook/spec"
 )
 
-// Options: where crhook is, to tell whether it is installed into engines.
+// Options: where crhook is, to tell whether it is installed into engines,
+// and where its hooks record what they do.
 type Options struct {
 	Install install.Options
+	// LogFile is the admin config's log_file ("" when turned off).
+	LogFile string
 }
 
 // commandTimeout bounds every program doctor runs (`criu check` included).
@@ -38,7 +42,48 @@ func Run(opts Options) Report {
 	for _, e := range engines {
 		lines = append(lines, engine(e, opts.Install))
 	}
+	lines = append(lines, logDestinations(opts.LogFile, hook.SyslogSocket))
 	return Report{Ready: ready(lines), Lines: lines}
+}
+
+// logDestinations says where hook runs are recorded, in file and on the
+// syslog socket: every grant, every refusal and every admin override is
+// a line there.
+func logDestinations(file, socket string) Line {
+	l := Line{Name: "log"}
+	var where []string
+	switch {
+	case file == "":
+		l.Detail = "log_file is off"
+	case writable(file):
+		where = append(where, file+fmt.Sprintf(" (rotated to %s.1 at %d MiB)", file, hook.MaxLogSize>>20))
+	default:
+		l.Detail = file + " cannot be written"
+	}
+	if _, err := os.Stat(socket); err == nil {
+		where = append(where, "syslog ("+socket+")")
+	}
+	switch {
+	case len(where) == 0:
+		l.Status = StatusWarn
+		l.Detail = strings.TrimPrefix(l.Detail+"; no syslog at "+socket+": grants, refusals and admin overrides are recorded nowhere", "; ")
+		l.Fix = "set log_file in the crhook config to a file root can write"
+	default:
+		l.Status = StatusOK
+		l.Detail = strings.TrimPrefix(l.Detail+"; each hook run is recorded in "+strings.Join(where, " and "), "; ")
+	}
+	return l
+}
+
+// writable reports whether root's hooks could append to file, or create
+// it, without doctor writing anything.
+func writable(file string) bool {
+	if err := unix.Access(file, unix.W_OK); err == nil {
+		return true
+	} else if !errors.Is(err, unix.ENOENT) {
+		return false
+	}
+	return unix.Access(filepath.Dir(file), unix.W_OK|unix.X_OK) == nil
 }
 
 func kernel() Line {

@@ -62,12 +62,7 @@ func grantByPatch(configPath, profile string) func(*testing.T, bundle) {
 // five sets, seccomp left as Docker's.
 func grantByHand(t *testing.T, b bundle) {
 	t.Helper()
-	b.Edit(t, func(s *specs.Spec) {
-		c := s.Process.Capabilities
-		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
-			*set = append(*set, "CAP_CHECKPOINT_RESTORE")
-		}
-	})
+	b.Edit(t, func(s *specs.Spec) { addToEverySet(s, "CAP_CHECKPOINT_RESTORE") })
 }
 
 // TestCRIURunc: non-root criu dump and restore between two hardened runc

@@ -3,8 +3,10 @@ package e2e
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/internal/doctor"
 )
 
@@ -39,6 +41,9 @@ func TestDoctor(t *testing.T) {
 		if before[name].Version == "" {
 			t.Errorf("%s has no version: %+v", name, before[name])
 		}
+	}
+	if l := before["log"]; l.Status != doctor.StatusOK || !strings.Contains(l.Detail, "recorded in "+config.DefaultLogFile) {
+		t.Errorf("doctor must say where hook runs are recorded: %+v", l)
 	}
 	if l := before["podman"]; l.Status != doctor.StatusInfo || l.Fix != "crhook install --for podman" {
 		t.Errorf("podman before install: %+v", l)

@@ -164,10 +164,7 @@ func TestPoststartSeesWhatTheConfigCannot(t *testing.T) {
 // start without.
 func TestLowerCaseCapabilityNames(t *testing.T) {
 	lower := func(s *specs.Spec) {
-		c := s.Process.Capabilities
-		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
-			*set = append(*set, "cap_checkpoint_restore")
-		}
+		addToEverySet(s, "cap_checkpoint_restore")
 		s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
 	}
 	t.Run("runc ignores the lower-case name", func(t *testing.T) {
@@ -198,10 +195,7 @@ func TestSharedPIDNamespaceIsRefused(t *testing.T) {
 	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
 		assertCreateRuntimeRefuses(t, rt, func(s *specs.Spec) {
 			hostPID(s)
-			c := s.Process.Capabilities
-			for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
-				*set = append(*set, spec.CapCheckpointRestore)
-			}
+			addToEverySet(s, spec.CapCheckpointRestore)
 			s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
 		}, "shares the runtime's (the host's) PID namespace")
 	})
@@ -242,8 +236,7 @@ func assertCreateRuntimeRefuses(t *testing.T, rt ociRuntime, edit func(*specs.Sp
 	configPath, logPath := writeConfig(t, "")
 	b.Edit(t, func(s *specs.Spec) {
 		edit(s)
-		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "createRuntime"},
-			Env: []string{"CRHOOK_CONFIG=" + configPath}}}}
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "createRuntime", "--config", configPath}}}}
 	})
 	r := rt.run(t, b)
 	if r.Code == 0 || strings.Contains(r.Stdout, "container-ran") {

@@ -180,6 +180,15 @@ func (b bundle) Edit(t *testing.T, edit func(*specs.Spec)) {
 	}
 }
 
+// addToEverySet puts capability name in all five sets of s's process, as
+// a spec crhook adjusted for a non-root user holds it.
+func addToEverySet(s *specs.Spec, name string) {
+	c := s.Process.Capabilities
+	for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
+		*set = append(*set, name)
+	}
+}
+
 // result is what a command printed and how it ended.
 type result struct {
 	Stdout, Stderr string
@@ -372,6 +381,7 @@ type logLine struct {
 	OptedIn   bool     `json:"opted_in"`
 	Profile   string   `json:"profile"`
 	Changes   []string `json:"changes"`
+	Notes     []string `json:"notes"`
 	Result    string   `json:"result"`
 	Error     string   `json:"error"`
 }
@@ -384,8 +394,17 @@ func readLog(t *testing.T, path string) []logLine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseLogLines(t, data)
+}
+
+// parseLogLines parses crhook's JSON log lines.
+func parseLogLines(t *testing.T, data []byte) []logLine {
+	t.Helper()
 	var lines []logLine
 	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if l == "" {
+			continue
+		}
 		var ll logLine
 		if err := json.Unmarshal([]byte(l), &ll); err != nil {
 			t.Fatalf("log line is not JSON: %q: %v", l, err)

@@ -206,8 +206,7 @@ func testPoststartKillsContainerWithoutCap(t *testing.T, rt ociRuntime) {
 	configPath, logPath := writeConfig(t, "")
 	b.Edit(t, func(s *specs.Spec) {
 		s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
-		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "poststart"},
-			Env: []string{"CRHOOK_CONFIG=" + configPath}}}}
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "poststart", "--config", configPath}}}}
 	})
 	start := time.Now()
 	r := rt.run(t, b)

@@ -39,8 +39,8 @@ func TestSyslog(t *testing.T) {
 	}
 	messages := filepath.Join(dir, "messages")
 	configPath, logPath := writeConfig(t, "")
-	r := runEnv(t, []string{"MESSAGES=" + messages, "STATE=" + state, "CRHOOK_CONFIG=" + configPath}, nil,
-		"unshare", "-m", "sh", "-c", syslogScript, "syslog-test", crhookBin, "poststart")
+	r := runEnv(t, []string{"MESSAGES=" + messages, "STATE=" + state}, nil,
+		"unshare", "-m", "sh", "-c", syslogScript, "syslog-test", crhookBin, "poststart", "--config", configPath)
 	if r.Code != 0 {
 		t.Fatalf("poststart under syslogd: %s", r)
 	}
