@@ -3,7 +3,6 @@ package hook
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -68,12 +67,7 @@ func checkLive(pid int, req spec.Request, out *Outcome) error {
 	if err != nil {
 		return err
 	}
-	shared, err := proc.SamePIDNamespace(pid, os.Getpid())
-	if err != nil {
-		return err
-	}
-	if shared && req.SharedPIDAllowed {
-		out.Notes = append(out.Notes, spec.SharedPIDNote(fmt.Sprintf("runs pid %d in the runtime's own PID namespace", pid)))
-	}
-	return spec.CheckLive(spec.LiveProcess{PID: pid, Status: status, Mounts: mounts, InRuntimePIDNamespace: shared}, req)
+	live := spec.LiveProcess{PID: pid, Status: status, Mounts: mounts}
+	out.Notes = spec.LiveNotes(live, req)
+	return spec.CheckLive(live, req)
 }

@@ -166,17 +166,13 @@ func (e *editor) note(format string, args ...any) {
 }
 
 // pidNamespace refuses a container without its own PID namespace, unless
-// the admin allows it, which the log then says.
+// the admin allows it, which the log then says (see checkSharedPID).
 func (e *editor) pidNamespace(req Request) error {
-	how := sharedPIDNamespace(e.spec)
-	switch {
-	case how == "":
-		return nil
-	case !req.SharedPIDAllowed:
-		return sharedPIDRefusal(how)
+	note, err := checkSharedPID(sharedPIDNamespace(e.spec), req)
+	if note != "" {
+		e.notes = append(e.notes, note)
 	}
-	e.notes = append(e.notes, SharedPIDNote(how))
-	return nil
+	return err
 }
 
 func (e *editor) procSys() error {

@@ -106,8 +106,6 @@ func checkSeccompDump(s *specs.Spec, req Request, _ Host) error {
 }
 
 func checkPIDNamespace(s *specs.Spec, req Request, _ Host) error {
-	if how := sharedPIDNamespace(s); how != "" && !req.SharedPIDAllowed {
-		return sharedPIDRefusal(how)
-	}
-	return nil
+	_, err := checkSharedPID(sharedPIDNamespace(s), req)
+	return err
 }

@@ -25,9 +25,28 @@ type LiveProcess struct {
 	PID    int
 	Status proc.Status
 	Mounts []*mountinfo.Info
-	// InRuntimePIDNamespace says the process is in the PID namespace of
-	// the hook, which is the runtime's (/proc/PID/ns/pid is the same).
-	InRuntimePIDNamespace bool
+}
+
+// livePIDNamespace says how the live process's PID namespace is not one
+// it created, "" when it is: a container's init is PID 1 of the
+// namespace its runtime created (proc.Status.OwnPIDNamespace).
+func livePIDNamespace(p LiveProcess) string {
+	if p.Status.OwnPIDNamespace() {
+		return ""
+	}
+	if len(p.Status.NSpid) == 0 {
+		return fmt.Sprintf("runs pid %d, whose PID namespace cannot be told (no NSpid in its status)", p.PID)
+	}
+	return fmt.Sprintf("runs pid %d as pid %d of a PID namespace it did not create", p.PID, p.Status.NSpid[len(p.Status.NSpid)-1])
+}
+
+// LiveNotes lists, for the log, each admin exception the live
+// container's grant relies on.
+func LiveNotes(p LiveProcess, req Request) []string {
+	if note, err := checkSharedPID(livePIDNamespace(p), req); err == nil && note != "" {
+		return []string{note}
+	}
+	return nil
 }
 
 // CheckLive decides whether the running process is what its profile
@@ -36,8 +55,8 @@ type LiveProcess struct {
 func CheckLive(p LiveProcess, req Request) error {
 	pid, status, profile := p.PID, p.Status, req.Profile
 	var errs []error
-	if p.InRuntimePIDNamespace && !req.SharedPIDAllowed {
-		errs = append(errs, sharedPIDRefusal(fmt.Sprintf("runs pid %d in the runtime's own PID namespace", pid)))
+	if _, err := checkSharedPID(livePIDNamespace(p), req); err != nil {
+		errs = append(errs, err)
 	}
 	if gaps := liveGaps(status, profile.Capabilities()); len(gaps) > 0 {
 		errs = append(errs, fmt.Errorf("%w: pid %d (uid %d) %s; check that the runtime and kernel know them (runc 1.0+, Linux 5.9+) and that nothing drops them after create",

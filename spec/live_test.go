@@ -24,7 +24,6 @@ func TestCheckLive(t *testing.T) {
 type liveCase struct {
 	name        string
 	profile     Profile
-	hostPID     bool
 	allowShared bool
 	status      proc.Status
 	mountinfo   string
@@ -36,10 +35,11 @@ type liveCase struct {
 // whose mountinfo is given.
 func liveCases(mountinfo string) []liveCase {
 	const cr = uint64(1) << CapCheckpointRestoreNumber
-	granted := proc.Status{UID: 1000, Inheritable: cr, Permitted: cr, Effective: cr, Bounding: cr | 0x20000420, Ambient: cr}
+	// NSpid: pid 4242 on the host, 1 in the container's own namespace.
+	granted := proc.Status{UID: 1000, Inheritable: cr, Permitted: cr, Effective: cr, Bounding: cr | 0x20000420, Ambient: cr, NSpid: []int{4242, 1}}
 	withoutAmbient := granted
 	withoutAmbient.Ambient = 0
-	root := proc.Status{UID: 0, Permitted: cr, Effective: cr, Bounding: cr}
+	root := proc.Status{UID: 0, Permitted: cr, Effective: cr, Bounding: cr, NSpid: []int{4242, 1}}
 	checkpoint := granted
 	checkpoint.Bounding |= 1<<8 | 1<<19
 	checkpoint.Permitted |= 1<<8 | 1<<19
@@ -48,6 +48,8 @@ func liveCases(mountinfo string) []liveCase {
 	checkpoint.Ambient |= 1<<8 | 1<<19
 	filtered := checkpoint
 	filtered.Seccomp = 2
+	hostPID := func(s proc.Status) proc.Status { s.NSpid = []int{42}; return s }
+	podPID := func(s proc.Status) proc.Status { s.NSpid = []int{4242, 7}; return s }
 	writable := strings.ReplaceAll(mountinfo, "/sys /proc/sys ro,", "/sys /proc/sys rw,")
 	return []liveCase{
 		{name: "uid 1000 granted, /proc/sys read-only", status: granted, mountinfo: mountinfo},
@@ -68,8 +70,16 @@ func liveCases(mountinfo string) []liveCase {
 			want: []error{ErrProcSysLive}, wantText: `"/mnt/k" (mount 92, proc) is read-write`},
 		{name: "a read-only second procfs is fine", status: granted, mountinfo: mountinfo + "93 65 0:48 / /mnt/proc ro,relatime - proc proc rw\n"},
 		{name: "/proc/sys masked by a read-only tmpfs", status: granted, mountinfo: strings.ReplaceAll(mountinfo, "47 66 0:40 /sys /proc/sys ro,relatime - proc proc rw", "47 66 0:49 / /proc/sys ro,relatime - tmpfs tmpfs ro")},
-		{name: "in the runtime's PID namespace", status: granted, mountinfo: mountinfo, hostPID: true, want: []error{ErrSharedPID}, wantText: "runs pid 42 in the runtime's own PID namespace"},
-		{name: "in the runtime's PID namespace, allowed", status: granted, mountinfo: mountinfo, hostPID: true, allowShared: true},
+		{name: "in the runtime's PID namespace", status: hostPID(granted), mountinfo: mountinfo, want: []error{ErrSharedPID}, wantText: "runs pid 42 as pid 42 of a PID namespace it did not create"},
+		{name: "in the runtime's PID namespace, allowed", status: hostPID(granted), mountinfo: mountinfo, allowShared: true},
+		{name: "in a pod's PID namespace", status: podPID(granted), mountinfo: mountinfo, want: []error{ErrSharedPID}, wantText: "as pid 7 of a PID namespace it did not create"},
+		{name: "in a pod's PID namespace, allowed", status: podPID(granted), mountinfo: mountinfo, allowShared: true},
+		{name: "checkpoint in the runtime's PID namespace, allowed", profile: ProfileCheckpoint, status: hostPID(checkpoint), mountinfo: mountinfo, allowShared: true,
+			want: []error{ErrSharedPID}, wantText: "grants CAP_SYS_PTRACE, which crhook never grants in a PID namespace that is not the container's own new one"},
+		{name: "checkpoint in a pod's PID namespace, allowed", profile: ProfileCheckpoint, status: podPID(checkpoint), mountinfo: mountinfo, allowShared: true,
+			want: []error{ErrSharedPID}, wantText: "whatever allow_shared_pid_namespace says"},
+		{name: "no NSpid line", status: func() proc.Status { s := granted; s.NSpid = nil; return s }(), mountinfo: mountinfo, allowShared: false,
+			want: []error{ErrSharedPID}, wantText: "cannot be told"},
 		{name: "no root mount", status: granted, mountinfo: "66 65 0:40 / /proc rw,relatime - proc proc rw\n", want: []error{ErrProcSysLive}, wantText: "no root mount"},
 	}
 }
@@ -81,7 +91,7 @@ func checkLiveCase(t *testing.T, tt liveCase) {
 	if tt.profile == "" {
 		tt.profile = ProfileMinimal
 	}
-	err := CheckLive(LiveProcess{PID: 42, Status: tt.status, Mounts: parseMounts(t, tt.mountinfo), InRuntimePIDNamespace: tt.hostPID},
+	err := CheckLive(LiveProcess{PID: 42, Status: tt.status, Mounts: parseMounts(t, tt.mountinfo)},
 		Request{OptedIn: true, Profile: tt.profile, SharedPIDAllowed: tt.allowShared})
 	if len(tt.want) == 0 {
 		if err != nil {

@@ -3,12 +3,18 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // ErrSharedPID marks a container that does not own a new PID namespace.
 var ErrSharedPID = errors.New("the container shares a PID namespace")
+
+// capSysPtrace is the one capability of a profile that reaches other
+// processes: with it, a process can attach to any process its PID
+// namespace shows, whoever owns it.
+const capSysPtrace = "CAP_SYS_PTRACE"
 
 // sharedPIDNamespace says how the container's PID namespace is not its
 // own, or "" when it gets a new one. runc creates a PID namespace only
@@ -39,11 +45,32 @@ func SharedPIDNote(how string) string {
 	return "granted although the container " + how + " (admin policy allow_shared_pid_namespace = true)"
 }
 
+// checkSharedPID decides a container whose PID namespace is not its own
+// new one (how says how; "" when it is). The admin's
+// allow_shared_pid_namespace lets the capabilities of minimal and
+// restore through, with a note for the log. CAP_SYS_PTRACE never: in a
+// PID namespace it shares, a process holding it can attach to any
+// process there, root's on the host included, so the checkpoint profile
+// is refused whatever the admin config says.
+func checkSharedPID(how string, req Request) (note string, err error) {
+	switch {
+	case how == "":
+		return "", nil
+	case slices.Contains(req.Profile.Capabilities(), capSysPtrace):
+		return "", fmt.Errorf("%w: it %s, and profile %q grants %s, which crhook never grants in a PID namespace that is not the container's own new one, "+
+			"whatever allow_shared_pid_namespace says (it could attach to every process there); give the container its own PID namespace, or use profile %q",
+			ErrSharedPID, how, req.Profile, capSysPtrace, ProfileRestore)
+	case !req.SharedPIDAllowed:
+		return "", sharedPIDRefusal(how)
+	}
+	return SharedPIDNote(how), nil
+}
+
 // Overrides lists, for the log, each admin exception the spec's grant
 // relies on; nil when it relies on none.
 func Overrides(s *specs.Spec, req Request) []string {
-	if how := sharedPIDNamespace(s); how != "" && req.SharedPIDAllowed {
-		return []string{SharedPIDNote(how)}
+	if note, err := checkSharedPID(sharedPIDNamespace(s), req); err == nil && note != "" {
+		return []string{note}
 	}
 	return nil
 }

@@ -57,25 +57,6 @@ func readPID(pid int, name string) ([]byte, error) {
 	return data, nil
 }
 
-// SamePIDNamespace reports whether two processes are in one PID
-// namespace: /proc/PID/ns/pid names the same namespace.
-func SamePIDNamespace(a, b int) (bool, error) {
-	type nsID struct{ dev, ino uint64 }
-	var ids [2]nsID
-	for i, pid := range []int{a, b} {
-		var st unix.Stat_t
-		p := "/proc/" + strconv.Itoa(pid) + "/ns/pid"
-		if err := unix.Stat(p, &st); err != nil {
-			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
-				return false, fmt.Errorf("read %s: %w", p, ErrGone)
-			}
-			return false, fmt.Errorf("read %s: %w", p, err)
-		}
-		ids[i] = nsID{dev: st.Dev, ino: st.Ino}
-	}
-	return ids[0] == ids[1], nil
-}
-
 // exited reports whether pid is a zombie or dead: the kernel answers
 // EINVAL for the mountinfo of a process that has exited but not been
 // reaped, whose mount namespace is gone.

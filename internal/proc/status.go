@@ -22,6 +22,9 @@ type Status struct {
 	NoNewPrivs                                           bool
 	// Seccomp is 0 (none), 1 (strict) or 2 (filter).
 	Seccomp int
+	// NSpid is the process's PID in each PID namespace it is in, from
+	// the reader's down to its own.
+	NSpid []int
 }
 
 // ErrIncomplete marks a status without the lines crhook needs.
@@ -56,6 +59,8 @@ func ParseStatus(r io.Reader) (Status, error) {
 			st.NoNewPrivs = value == "1"
 		case "Seccomp":
 			st.Seccomp, err = strconv.Atoi(value)
+		case "NSpid":
+			st.NSpid, err = parsePIDs(value)
 		default:
 			dst, ok := fields[key]
 			if !ok {
@@ -113,6 +118,34 @@ func parseGroups(value string) ([]uint32, error) {
 		groups = append(groups, uint32(n))
 	}
 	return groups, nil
+}
+
+// maxPIDNamespaces bounds an NSpid line: the kernel nests PID namespaces
+// at most 32 deep.
+const maxPIDNamespaces = 33
+
+func parsePIDs(value string) ([]int, error) {
+	f := strings.Fields(value)
+	if len(f) > maxPIDNamespaces {
+		return nil, fmt.Errorf("%d PID namespaces, more than %d", len(f), maxPIDNamespaces)
+	}
+	pids := make([]int, len(f))
+	for i, s := range f {
+		n, err := strconv.ParseUint(s, 10, 31)
+		if err != nil {
+			return nil, err
+		}
+		pids[i] = int(n)
+	}
+	return pids, nil
+}
+
+// OwnPIDNamespace reports whether the process is the first of a PID
+// namespace it created: PID 1 in the innermost one, as a container's
+// init is in the namespace its runtime created for it. A process that
+// joined another's namespace (a pod's, or the host's) is not its PID 1.
+func (s Status) OwnPIDNamespace() bool {
+	return len(s.NSpid) > 1 && s.NSpid[len(s.NSpid)-1] == 1
 }
 
 // Set returns the named capability set ("bounding", "effective", ...).

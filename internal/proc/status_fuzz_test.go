@@ -84,6 +84,13 @@ func formatStatus(st Status) string {
 		}
 		text += "\n"
 	}
+	if st.NSpid != nil {
+		text += "NSpid:"
+		for _, p := range st.NSpid {
+			text += fmt.Sprintf("\t%d", p)
+		}
+		text += "\n"
+	}
 	return text + fmt.Sprintf("CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\nCapBnd:\t%016x\nCapAmb:\t%016x\nNoNewPrivs:\t%d\nSeccomp:\t%d\n",
 		st.Inheritable, st.Permitted, st.Effective, st.Bounding, st.Ambient, noNewPrivs, st.Seccomp)
 }

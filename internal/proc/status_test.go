@@ -36,7 +36,7 @@ func TestParseStatus(t *testing.T) {
 		{
 			name: "real runc container as root",
 			in:   string(real),
-			want: Status{UID: 0, Groups: []uint32{}, Permitted: 0x20000420, Effective: 0x20000420, Bounding: 0x20000420, NoNewPrivs: true},
+			want: Status{UID: 0, Groups: []uint32{}, Permitted: 0x20000420, Effective: 0x20000420, Bounding: 0x20000420, NoNewPrivs: true, NSpid: []int{1}},
 		},
 		{name: "empty", in: "", wantErr: true},
 		{name: "missing CapAmb (kernel before 4.3)", in: strings.Replace(base, "CapAmb:\t0000010000000000\n", "", 1), wantErr: true},
@@ -44,6 +44,10 @@ func TestParseStatus(t *testing.T) {
 		{name: "bad group", in: strings.Replace(base, "Groups:\t4 27 ", "Groups:\t4 x", 1), wantErr: true},
 		{name: "short Uid", in: strings.Replace(base, "Uid:\t1000\t1000\t1000\t1000", "Uid:\t1000", 1), wantErr: true},
 		{name: "binary junk", in: "\x00\xff:\n::::\n", wantErr: true},
+		{name: "a container's init seen from the host", in: base + "NSpid:\t4242\t1\n",
+			want: Status{UID: 1000, UIDs: [4]uint32{1000, 1000, 1000, 1000}, GIDs: [4]uint32{1000, 1001, 1000, 1000}, Groups: []uint32{4, 27}, Inheritable: 1 << 40, Permitted: 1 << 40, Effective: 1 << 40, Bounding: 1<<40 | 0xc0, Ambient: 1 << 40, NoNewPrivs: true, Seccomp: 2, NSpid: []int{4242, 1}}},
+		{name: "NSpid not a number", in: base + "NSpid:\t4242\tx\n", wantErr: true},
+		{name: "NSpid deeper than the kernel nests", in: base + "NSpid:" + strings.Repeat("\t1", 34) + "\n", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,16 +106,6 @@ func TestReadMountsOfSelf(t *testing.T) {
 	}
 }
 
-func TestSamePIDNamespace(t *testing.T) {
-	same, err := SamePIDNamespace(os.Getpid(), os.Getppid())
-	if err != nil || !same {
-		t.Fatalf("a process and its parent: same %v, err %v", same, err)
-	}
-	if _, err := SamePIDNamespace(os.Getpid(), 1<<30); !errors.Is(err, ErrGone) {
-		t.Fatalf("a gone pid: err = %v, want ErrGone", err)
-	}
-}
-
 // TestReadMountsOfZombie: a process that exited but was not reaped has
 // no mount namespace; the kernel answers EINVAL, which is ErrGone.
 func TestReadMountsOfZombie(t *testing.T) {
@@ -125,5 +119,27 @@ func TestReadMountsOfZombie(t *testing.T) {
 	}
 	if _, err := ReadMounts(cmd.Process.Pid); !errors.Is(err, ErrGone) {
 		t.Fatalf("mountinfo of a zombie: err = %v, want ErrGone", err)
+	}
+}
+
+func TestOwnPIDNamespace(t *testing.T) {
+	tests := []struct {
+		name  string
+		nspid []int
+		want  bool
+	}{
+		{name: "a container's init, seen from the host", nspid: []int{4242, 1}, want: true},
+		{name: "a nested container's init", nspid: []int{4242, 17, 1}, want: true},
+		{name: "in the reader's own namespace", nspid: []int{4242}},
+		{name: "the reader's own init", nspid: []int{1}},
+		{name: "a container in a pod's namespace", nspid: []int{4242, 7}},
+		{name: "no NSpid line", nspid: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (Status{NSpid: tt.nspid}).OwnPIDNamespace(); got != tt.want {
+				t.Errorf("OwnPIDNamespace(%v) = %v, want %v", tt.nspid, got, tt.want)
+			}
+		})
 	}
 }

@@ -232,15 +232,81 @@ func TestNotOptedInPassesUntouched(t *testing.T) {
 // start, and crhook must say why.
 func assertCreateRuntimeRefuses(t *testing.T, rt ociRuntime, edit func(*specs.Spec), why string) {
 	t.Helper()
-	b := newBundle(t, "echo", "container-ran")
-	configPath, logPath := writeConfig(t, "")
+	assertHookRefuses(t, rt, "createRuntime", "", edit, why)
+}
+
+// assertHookRefuses runs a container edited by edit, with crhook's stage
+// alone registered by hand under an admin config holding policy, under
+// rt: its program must not run to its end (poststart kills it), and
+// crhook must say why.
+func assertHookRefuses(t *testing.T, rt ociRuntime, stage, policy string, edit func(*specs.Spec), why string) {
+	t.Helper()
+	b := newBundle(t, "sh", "-c", "sleep 2; echo container-ran")
+	configPath, logPath := writeConfig(t, policy)
 	b.Edit(t, func(s *specs.Spec) {
 		edit(s)
-		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", "createRuntime", "--config", configPath}}}}
+		h := []specs.Hook{{Path: hookBin, Args: []string{"crhook-hook", stage, "--config", configPath}}}
+		s.Hooks = &specs.Hooks{}
+		if stage == "poststart" {
+			s.Hooks.Poststart = h
+		} else {
+			s.Hooks.CreateRuntime = h
+		}
 	})
 	r := rt.run(t, b)
-	if r.Code == 0 || strings.Contains(r.Stdout, "container-ran") {
-		t.Fatalf("the container must not start: %s", r)
+	if strings.Contains(r.Stdout, "container-ran") {
+		t.Fatalf("the container must not run to its end: %s", r)
 	}
-	assertRefusal(t, rt, r, logPath, "createRuntime", why)
+	assertRefusal(t, rt, r, logPath, stage, why)
+}
+
+// TestCheckpointNeverInSharedPIDNamespace: with the admin's
+// allow_shared_pid_namespace = true and the checkpoint profile allowed,
+// a container in the host's PID namespace would hold CAP_SYS_PTRACE
+// there and could attach to any process of the host, root's included.
+// patch refuses it, and so do createRuntime and poststart when the grant
+// is already in the spec, under runc and crun. The same container under
+// profile restore starts, with the exception in the log.
+func TestCheckpointNeverInSharedPIDNamespace(t *testing.T) {
+	const policy = "allow_shared_pid_namespace = true\nallowed_profiles = [\"minimal\", \"restore\", \"checkpoint\"]\n"
+	hostPID := func(s *specs.Spec) {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.PIDNamespace })
+	}
+	checkpointGrant := func(s *specs.Spec) {
+		hostPID(s)
+		for _, c := range spec.ProfileCheckpoint.Capabilities() {
+			addToEverySet(s, c)
+		}
+		s.Annotations = map[string]string{spec.AnnotationRestore: "true", spec.AnnotationProfile: string(spec.ProfileCheckpoint)}
+	}
+	const why = "which crhook never grants in a PID namespace that is not the container's own new one"
+	configPath, logPath := writeConfig(t, policy)
+	b := newBundle(t, "true")
+	b.Edit(t, hostPID)
+	before := readFile(t, b.ConfigPath())
+	if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "checkpoint", "--config", configPath); r.Code != 1 || !strings.Contains(r.Stderr, why) {
+		t.Fatalf("patch must refuse, saying %q: %s", why, r)
+	}
+	if readFile(t, b.ConfigPath()) != before {
+		t.Error("a refused patch changed config.json")
+	}
+	if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "restore", "--config", configPath); r.Code != 0 {
+		t.Fatalf("under profile restore the admin's exception applies: %s", r)
+	}
+	if r := runcRun(t, b); r.Code != 0 {
+		t.Fatalf("runc: %s", r)
+	}
+	if !slices.ContainsFunc(readLog(t, logPath), func(l logLine) bool {
+		return l.Stage == "poststart" && strings.Contains(strings.Join(l.Notes, ";"), "allow_shared_pid_namespace = true")
+	}) {
+		t.Error("poststart did not log the exception it relied on")
+	}
+	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+		t.Run("createRuntime", func(t *testing.T) {
+			assertHookRefuses(t, rt, "createRuntime", policy, checkpointGrant, why)
+		})
+		t.Run("poststart", func(t *testing.T) {
+			assertHookRefuses(t, rt, "poststart", policy, checkpointGrant, why)
+		})
+	})
 }
