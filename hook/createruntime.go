@@ -5,6 +5,7 @@ import (
 
 	"github.com/moby/sys/capability"
 
+	"github.com/crhook/crhook/internal/hostpath"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -36,5 +37,5 @@ func CreateRuntime(env Env) (Outcome, error) {
 	if err != nil {
 		return out, fmt.Errorf("read the kernel's last capability: %w", err)
 	}
-	return out, spec.Verify(s, req, spec.Host{CapLastCap: int(last)})
+	return out, spec.Verify(s, req, spec.Host{CapLastCap: int(last), Sources: &hostpath.Resolver{Base: st.Bundle}})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/crhook/crhook/internal/config"
 	"github.com/crhook/crhook/internal/errkind"
+	"github.com/crhook/crhook/internal/hostpath"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -57,6 +58,7 @@ func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {
 		return Outcome{}, err
 	}
 	opts.Policy = env.Config.Policy
+	opts.Sources = &hostpath.Resolver{Base: bundle}
 	opts.Hooks = Hooks(env.Self, env.Config)
 	opts.Indent = true
 	res, err := spec.Adjust(raw, opts)

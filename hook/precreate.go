@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/crhook/crhook/internal/boundedio"
+	"github.com/crhook/crhook/internal/hostpath"
 	"github.com/crhook/crhook/spec"
 )
 
@@ -18,7 +19,9 @@ func Precreate(env Env) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, inputError("read spec from stdin", err)
 	}
-	res, adjustErr := spec.Adjust(raw, spec.Options{Policy: env.Config.Policy})
+	// podman gives absolute bind sources and no bundle: a relative one
+	// cannot be resolved, and is refused.
+	res, adjustErr := spec.Adjust(raw, spec.Options{Policy: env.Config.Policy, Sources: &hostpath.Resolver{}})
 	if adjustErr != nil && res.Output == nil {
 		return Outcome{}, adjustErr
 	}

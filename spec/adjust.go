@@ -26,6 +26,8 @@ type Options struct {
 	// (patch). Profile, when set, replaces the profile annotation.
 	OptIn   bool
 	Profile Profile
+	// Sources resolves bind sources on the host, as the runtime will.
+	Sources Sources
 	// RuntimeOptIn opts in, with this profile, every spec whose
 	// annotations do not say io.crhook.restore either way: the engine
 	// chose crhook's runtime for it (a Docker --runtime, a RuntimeClass).
@@ -75,7 +77,7 @@ func Adjust(raw []byte, opts Options) (Result, error) {
 	if s.Process == nil {
 		return Result{Request: req, Output: raw}, errkind.BadInput(errors.New("spec has no process"))
 	}
-	e := editor{spec: s, policy: opts.Policy, d: d, edits: newEdits(d)}
+	e := editor{spec: s, policy: opts.Policy, sources: opts.Sources, d: d, edits: newEdits(d)}
 	steps := []func() error{
 		func() error { return e.pidNamespace(req) },
 		e.procSys,
@@ -155,6 +157,7 @@ func checkOutput(out []byte, in *doc) error {
 type editor struct {
 	spec    *specs.Spec
 	policy  Policy
+	sources Sources
 	d       *doc
 	edits   *edits
 	changes []string
@@ -176,13 +179,14 @@ func (e *editor) pidNamespace(req Request) error {
 }
 
 func (e *editor) procSys() error {
-	if ProcSysRule(e.spec) != "" {
+	undone := procSysUndone(e.spec, e.sources)
+	if undone.what == "" && procSysCover(e.spec) != "" {
 		return nil
 	}
 	// A mount that undoes the rule stays writable under any readonlyPaths
 	// entry, so adding one would not help.
-	if e.policy.ProcSys != ProcSysAddReadonly || procSysUndone(e.spec) != "" {
-		return procSysRefusal(e.spec, "crhook grants nothing")
+	if e.policy.ProcSys != ProcSysAddReadonly || undone.what != "" {
+		return procSysRefusal(e.spec, e.sources, "crhook grants nothing")
 	}
 	linux, err := e.container(0, "linux", '{')
 	if err != nil {

@@ -72,7 +72,7 @@ func fuzzOptions(policy, mode byte) Options {
 		p.CheckpointSeccomp = CheckpointSeccompRemove
 	}
 	p.AllowSharedPID = mode&(1<<6) != 0
-	opts := Options{Policy: p, OptIn: mode&1 != 0, Indent: mode&(1<<4) != 0}
+	opts := Options{Sources: testSources, Policy: p, OptIn: mode&1 != 0, Indent: mode&(1<<4) != 0}
 	if mode&(1<<7) != 0 {
 		opts.RuntimeOptIn = ProfileMinimal
 	}
@@ -257,8 +257,8 @@ func checkAdjustedOutput(t *testing.T, raw []byte, in *specs.Spec, res Result, o
 	if again.Changed || !bytes.Equal(again.Output, res.Output) {
 		t.Fatalf("adjusting twice is not adjusting once: second run changed %v\ninput:  %s\noutput: %s", again.Changes, raw, res.Output)
 	}
-	if ProcSysRule(in) != "" && ProcSysRule(out) == "" {
-		t.Fatalf("/proc/sys was read-only (%s) and is writable after Adjust\ninput:  %s\noutput: %s", ProcSysRule(in), raw, res.Output)
+	if ProcSysRule(in, testSources) != "" && ProcSysRule(out, testSources) == "" {
+		t.Fatalf("/proc/sys was read-only (%s) and is writable after Adjust\ninput:  %s\noutput: %s", ProcSysRule(in, testSources), raw, res.Output)
 	}
 	checkAddedCaps(t, in, out, opts.Policy, res.Request.Profile)
 	checkVerifies(t, out, res.Request, opts.Policy)
@@ -422,7 +422,7 @@ func checkVerifies(t *testing.T, s *specs.Spec, req Request, policy Policy) {
 	if !slices.Contains(policy.AllowedProfiles, req.Profile) {
 		t.Fatalf("granted profile %q is not allowed (%v)", req.Profile, policy.AllowedProfiles)
 	}
-	if err := Verify(s, req, Host{CapLastCap: CapCheckpointRestoreNumber}); err != nil {
+	if err := Verify(s, req, Host{CapLastCap: CapCheckpointRestoreNumber, Sources: testSources}); err != nil {
 		t.Fatalf("createRuntime would refuse what Adjust passed: %v", err)
 	}
 }

@@ -32,7 +32,7 @@ func TestAdjustHooksOfTheWrongType(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := []byte(base + tt.hooks)
-			res, err := Adjust(raw, Options{Policy: DefaultPolicy(), OptIn: true, Hooks: want})
+			res, err := Adjust(raw, Options{Sources: testSources, Policy: DefaultPolicy(), OptIn: true, Hooks: want})
 			if tt.wantErr == "" {
 				if err != nil || !res.Changed || !bytes.Contains(res.Output, []byte(`"hooks":{"poststart":[{"path":"/usr/local/bin/crhook-hook"`)) {
 					t.Fatalf("err %v, output %s", err, res.Output)

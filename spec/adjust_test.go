@@ -77,7 +77,7 @@ func adjustClone3Cases(t *testing.T) []adjustCase {
 		{
 			name:    "docker seccomp with clone3 kept closed by policy",
 			spec:    optIn(withDockerSeccomp(t, runcSpec(t)), ""),
-			opts:    Options{Policy: closedClone3},
+			opts:    Options{Sources: testSources, Policy: closedClone3},
 			wantErr: ErrClone3Blocked,
 		},
 		{
@@ -128,7 +128,7 @@ func adjustProcSysCases(t *testing.T) []adjustCase {
 		{
 			name:        "writable /proc/sys made read-only when the admin says so",
 			spec:        optIn(writable(runcSpec(t)), ""),
-			opts:        Options{Policy: addReadonly},
+			opts:        Options{Sources: testSources, Policy: addReadonly},
 			wantProfile: ProfileMinimal,
 			wantSets:    RequiredSets(1000),
 		},
@@ -151,20 +151,20 @@ func adjustCheckpointCases(t *testing.T) []adjustCase {
 		{
 			name:        "checkpoint without a seccomp profile",
 			spec:        optIn(runcSpec(t), "checkpoint"),
-			opts:        Options{Policy: checkpointAllowed},
+			opts:        Options{Sources: testSources, Policy: checkpointAllowed},
 			wantProfile: ProfileCheckpoint,
 			wantSets:    RequiredSets(1000),
 		},
 		{
 			name:    "checkpoint under a seccomp filter is refused: criu dump could not work",
 			spec:    optIn(withDockerSeccomp(t, runcSpec(t)), "checkpoint"),
-			opts:    Options{Policy: checkpointAllowed},
+			opts:    Options{Sources: testSources, Policy: checkpointAllowed},
 			wantErr: ErrSeccompDump,
 		},
 		{
 			name:            "checkpoint under a seccomp filter, admin chose checkpoint_seccomp = remove",
 			spec:            optIn(withDockerSeccomp(t, runcSpec(t)), "checkpoint"),
-			opts:            Options{Policy: removeSeccomp},
+			opts:            Options{Sources: testSources, Policy: removeSeccomp},
 			wantProfile:     ProfileCheckpoint,
 			wantSets:        RequiredSets(1000),
 			wantSeccompEdit: true,
@@ -173,7 +173,7 @@ func adjustCheckpointCases(t *testing.T) []adjustCase {
 		{
 			name:            "checkpoint_seccomp = remove leaves other profiles' filters alone",
 			spec:            optIn(withDockerSeccomp(t, runcSpec(t)), "restore"),
-			opts:            Options{Policy: removeSeccomp},
+			opts:            Options{Sources: testSources, Policy: removeSeccomp},
 			wantProfile:     ProfileRestore,
 			wantSets:        RequiredSets(1000),
 			wantSeccompEdit: true,
@@ -217,7 +217,7 @@ func adjustPatchCases(t *testing.T) []adjustCase {
 		{
 			name:        "patch opts in and registers hooks",
 			spec:        runcSpec(t),
-			opts:        Options{OptIn: true, Profile: ProfileRestore, Hooks: hooks, Indent: true},
+			opts:        Options{Sources: testSources, OptIn: true, Profile: ProfileRestore, Hooks: hooks, Indent: true},
 			wantProfile: ProfileRestore,
 			wantSets:    RequiredSets(1000),
 			wantHooks:   true,
@@ -231,6 +231,9 @@ func checkAdjustCase(t *testing.T, tt adjustCase) {
 	t.Helper()
 	if tt.opts.Policy.DefaultProfile == "" {
 		tt.opts.Policy = DefaultPolicy()
+	}
+	if tt.opts.Sources == nil {
+		tt.opts.Sources = testSources
 	}
 	in := withExtension(t, encode(t, tt.spec))
 	res, err := Adjust(in, tt.opts)
@@ -283,7 +286,7 @@ func checkAdjustedCaps(t *testing.T, tt adjustCase, res Result, out *specs.Spec)
 // through, and seccomp was edited or removed only as tt says.
 func checkAdjustedConfinement(t *testing.T, tt adjustCase, res Result, out *specs.Spec) {
 	t.Helper()
-	if ProcSysRule(out) == "" {
+	if ProcSysRule(out, testSources) == "" {
 		t.Error("output has writable /proc/sys")
 	}
 	if v := Clone3Verdict(out.Linux.Seccomp); !v.Allowed {
@@ -378,7 +381,7 @@ func TestAdjustNotOptedInIsByteIdentical(t *testing.T) {
 			s := loadSpec(t, name)
 			delete(s.Annotations, AnnotationRestore)
 			in := append(withExtension(t, encode(t, s)), "\n  "...)
-			res, err := Adjust(in, Options{Policy: DefaultPolicy()})
+			res, err := Adjust(in, Options{Sources: testSources, Policy: DefaultPolicy()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -392,7 +395,7 @@ func TestAdjustNotOptedInIsByteIdentical(t *testing.T) {
 func TestAdjustOpensOnlyClone3(t *testing.T) {
 	s := optIn(withDockerSeccomp(t, runcSpec(t)), "")
 	in := encode(t, s)
-	res, err := Adjust(in, Options{Policy: DefaultPolicy()})
+	res, err := Adjust(in, Options{Sources: testSources, Policy: DefaultPolicy()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +445,7 @@ func TestAdjustRejectsMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Adjust([]byte(tt.in), Options{Policy: DefaultPolicy()})
+			_, err := Adjust([]byte(tt.in), Options{Sources: testSources, Policy: DefaultPolicy()})
 			if !errors.Is(err, errkind.ErrBadInput) {
 				t.Fatalf("err = %v, want bad input", err)
 			}

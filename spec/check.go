@@ -20,6 +20,8 @@ var (
 type Host struct {
 	// CapLastCap is /proc/sys/kernel/cap_last_cap.
 	CapLastCap int
+	// Sources resolves bind sources on the host.
+	Sources Sources
 }
 
 // Check is one createRuntime check of an opted-in container's config.
@@ -80,11 +82,11 @@ func checkCapabilities(s *specs.Spec, req Request, _ Host) error {
 		ErrCapabilitiesMissing, req.Profile, s.Process.User.UID, describeGaps(gaps))
 }
 
-func checkProcSys(s *specs.Spec, _ Request, _ Host) error {
-	if ProcSysRule(s) != "" {
+func checkProcSys(s *specs.Spec, _ Request, host Host) error {
+	if ProcSysRule(s, host.Sources) != "" {
 		return nil
 	}
-	return procSysRefusal(s, "crhook refuses to start the container")
+	return procSysRefusal(s, host.Sources, "crhook refuses to start the container")
 }
 
 func checkClone3(s *specs.Spec, _ Request, _ Host) error {

@@ -11,10 +11,10 @@ import (
 )
 
 func TestVerify(t *testing.T) {
-	host := Host{CapLastCap: 40}
+	host := Host{CapLastCap: 40, Sources: testSources}
 	req := Request{OptedIn: true, Profile: ProfileMinimal}
 	adjusted := func(t *testing.T, s *specs.Spec) *specs.Spec {
-		res, err := Adjust(encode(t, optIn(s, "")), Options{Policy: DefaultPolicy()})
+		res, err := Adjust(encode(t, optIn(s, "")), Options{Sources: testSources, Policy: DefaultPolicy()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +33,7 @@ func TestVerify(t *testing.T) {
 		{name: "adjusted runc spec", spec: func(t *testing.T) *specs.Spec { return adjusted(t, runcSpec(t)) }, host: host},
 		{name: "adjusted docker-like spec", spec: func(t *testing.T) *specs.Spec { return adjusted(t, withDockerSeccomp(t, runcSpec(t))) }, host: host},
 		{name: "unadjusted runc spec", spec: func(t *testing.T) *specs.Spec { return runcSpec(t) }, host: host, want: []error{ErrCapabilitiesMissing}},
-		{name: "old kernel", spec: func(t *testing.T) *specs.Spec { return adjusted(t, runcSpec(t)) }, host: Host{CapLastCap: 38}, want: []error{ErrKernelTooOld}},
+		{name: "old kernel", spec: func(t *testing.T) *specs.Spec { return adjusted(t, runcSpec(t)) }, host: Host{CapLastCap: 38, Sources: testSources}, want: []error{ErrKernelTooOld}},
 		{
 			name: "everything wrong at once",
 			spec: func(t *testing.T) *specs.Spec {
@@ -41,7 +41,7 @@ func TestVerify(t *testing.T) {
 				s.Linux.ReadonlyPaths = nil
 				return s
 			},
-			host: Host{CapLastCap: 39},
+			host: Host{CapLastCap: 39, Sources: testSources},
 			want: []error{ErrKernelTooOld, ErrProcSysWritable, ErrClone3Blocked},
 		},
 		{name: "no process", spec: func(t *testing.T) *specs.Spec { s := runcSpec(t); s.Process = nil; return s }, host: host, want: []error{errkind.ErrBadInput}},
@@ -65,7 +65,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyCheckpointSeccomp(t *testing.T) {
-	host := Host{CapLastCap: 40}
+	host := Host{CapLastCap: 40, Sources: testSources}
 	granted := func(t *testing.T, s *specs.Spec, profile Profile) *specs.Spec {
 		t.Helper()
 		gaps := MissingCapabilities(s.Process.Capabilities, s.Process.User.UID, profile.Capabilities())

@@ -3,8 +3,12 @@ package spec
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -132,4 +136,56 @@ func marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// fakeSources is a host for the pure tests: a procfs at /proc, paths
+// resolved one element at a time as the kernel walks them, following the
+// links given (each an absolute target), and nothing missing unless
+// listed.
+type fakeSources struct {
+	// links maps a path to what it resolves to.
+	links   map[string]string
+	missing []string
+}
+
+// testSources is the host most tests run on: no links.
+var testSources = fakeSources{}
+
+func (f fakeSources) Source(p string, recursive bool) (BindSource, error) {
+	if !strings.HasPrefix(p, "/") {
+		return BindSource{}, fmt.Errorf("a relative path, and no bundle to start from")
+	}
+	p = f.walk(p)
+	if slices.Contains(f.missing, p) {
+		return BindSource{}, fmt.Errorf("open %s: no such file or directory", p)
+	}
+	b := BindSource{Path: p, Procfs: covers("/proc", p)}
+	if recursive && !b.Procfs && covers(p, "/proc") {
+		b.ProcfsBelow = "/proc"
+	}
+	return b, nil
+}
+
+// walk resolves p one element at a time: ".." goes up from where the
+// walk is, after any link before it was followed.
+func (f fakeSources) walk(p string) string {
+	at := "/"
+	for _, elem := range strings.Split(p, "/") {
+		switch elem {
+		case "", ".":
+			continue
+		case "..":
+			at = path.Dir(at)
+			continue
+		}
+		at = path.Join(at, elem)
+		for hops := 0; hops < 40; hops++ {
+			to, ok := f.links[at]
+			if !ok {
+				break
+			}
+			at = to
+		}
+	}
+	return at
 }

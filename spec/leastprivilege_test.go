@@ -88,7 +88,7 @@ func checkLeastPrivilegeCase(t *testing.T, tt leastPrivilegeCase) {
 	if strings.HasPrefix(tt.name, "duplicate") {
 		in = []byte(strings.Replace(string(in), `"annotations":{`, `"annotations":{"`+AnnotationRestore+`":"false",`, 1))
 	}
-	res, err := Adjust(in, Options{Policy: DefaultPolicy()})
+	res, err := Adjust(in, Options{Sources: testSources, Policy: DefaultPolicy()})
 	if tt.wantErr != nil {
 		if !errors.Is(err, tt.wantErr) {
 			t.Fatalf("err = %v, want %v", err, tt.wantErr)

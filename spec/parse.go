@@ -38,7 +38,7 @@ func parseSpec(raw []byte) (*doc, *specs.Spec, error) {
 }
 
 // decideOn reads the members crhook's decisions read: the process (user
-// and capabilities), mounts, annotations, and from linux the read-only
+// and capabilities), the root's path, mounts, annotations, and from linux the read-only
 // and masked paths, seccomp and namespaces. It reads them from the index
 // with the types runc's decoder would give them, and nothing else: a
 // hook's cold start stays short, and the rest of a spec is not crhook's.
@@ -55,6 +55,9 @@ func decideOn(d *doc) (*specs.Spec, error) {
 		if c := r.object(r.at(p, "capabilities"), "process.capabilities"); c >= 0 {
 			s.Process.Capabilities = r.capabilities(c)
 		}
+	}
+	if root := r.object(r.at(0, "root"), "root"); root >= 0 {
+		s.Root = &specs.Root{Path: r.str(r.at(root, "path"), "root.path")}
 	}
 	s.Mounts = r.mounts(r.at(0, "mounts"))
 	s.Annotations = r.strMap(r.exact(0, "annotations"), "annotations")

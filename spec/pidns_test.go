@@ -64,9 +64,9 @@ func checkSharedPIDCase(t *testing.T, s *specs.Spec, profile Profile, policy Pol
 	if profile == "" {
 		profile = ProfileMinimal
 	}
-	res, err := Adjust(encode(t, s), Options{Policy: policy, OptIn: true, Profile: profile})
+	res, err := Adjust(encode(t, s), Options{Sources: testSources, Policy: policy, OptIn: true, Profile: profile})
 	req := Request{OptedIn: true, Profile: profile, SharedPIDAllowed: policy.AllowSharedPID}
-	verr := Verify(s, req, Host{CapLastCap: 40})
+	verr := Verify(s, req, Host{CapLastCap: 40, Sources: testSources})
 	if wantErr != "" {
 		if !errors.Is(err, ErrSharedPID) || !strings.Contains(err.Error(), wantErr) {
 			t.Fatalf("err = %v, want ErrSharedPID saying %q", err, wantErr)

@@ -119,7 +119,7 @@ func TestRuntimeOptIn(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := runcSpec(t)
 			s.Annotations = tt.annotations
-			res, err := Adjust(encode(t, s), Options{Policy: tt.policy, RuntimeOptIn: tt.runtime})
+			res, err := Adjust(encode(t, s), Options{Sources: testSources, Policy: tt.policy, RuntimeOptIn: tt.runtime})
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)

@@ -917,7 +917,7 @@ func patchSpecCases() []badCase {
 		{name: "second procfs", wantCode: 1, wantErr: `a second procfs at "/mnt/proc"`, setup: patchSpecWith(nil, func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/proc", Source: "proc", Type: "proc"})
 		})},
-		{name: "rbind of the host's /proc", wantCode: 1, wantErr: `the host's "/proc" bound at "/hostproc"`, setup: patchSpecWith(nil, func(s *specs.Spec) {
+		{name: "rbind of the host's /proc", wantCode: 1, wantErr: `the bind at "/hostproc" (mounts[7]) has source "/proc", which resolves to "/proc" on a procfs`, setup: patchSpecWith(nil, func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hostproc", Source: "/proc", Type: "bind", Options: []string{"rbind", "ro"}})
 		})},
 		{name: "writable /proc/sys", wantCode: 1, wantErr: "/proc/sys is writable", setup: patchSpecWith(nil, func(s *specs.Spec) {

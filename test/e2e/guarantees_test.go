@@ -17,9 +17,9 @@ import (
 // starting it (its mounts, readonlyPaths and maskedPaths are in place by
 // then), reads the init's mountinfo from the host and deletes it. ok is
 // false, with the runtime's error, when the runtime refuses the spec.
-func liveMounts(t *testing.T, rt string, b bundle) (mounts []*mountinfo.Info, refusal string, ok bool) {
+func liveMounts(t *testing.T, rt ociRuntime, b bundle) (mounts []*mountinfo.Info, refusal string, ok bool) {
 	t.Helper()
-	id := containerID("live-" + rt)
+	id := containerID("live")
 	root := runcRoot(t)
 	script := `set -u
 "$RT" $RTFLAGS --root "$ROOT" create --bundle "$BUNDLE" "$ID" </dev/null >/dev/null 2>"$ROOT/create.err" || { cat "$ROOT/create.err" >&2; exit 3; }
@@ -29,132 +29,42 @@ cat /proc/$pid/mountinfo
 `
 	env := []string{"ROOT=" + root, "BUNDLE=" + b.Dir, "ID=" + id}
 	var r result
-	switch rt {
-	case "runc":
-		r = runEnv(t, append(env, "RT="+requireTool(t, "runc"), "RTFLAGS="), nil, "sh", "-c", script)
+	switch bin := rt.bin; bin {
 	case "crun":
 		r = runEnv(t, append(env, "RT="+requireTool(t, "crun"), "RTFLAGS=--cgroup-manager=disabled"), nil,
 			"unshare", "-m", "sh", "-c", crunSetup, "crun-setup", "sh", "-c", script)
+	default:
+		if bin == "runc" {
+			bin = requireTool(t, "runc")
+		}
+		r = runEnv(t, append(env, "RT="+bin, "RTFLAGS="), nil, "sh", "-c", script)
 	}
 	if r.Code == 3 {
 		return nil, strings.TrimSpace(r.Stderr), false
 	}
 	if r.Code != 0 {
-		t.Fatalf("%s create: %s", rt, r)
+		t.Fatalf("%s create: %s", rt.name, r)
 	}
 	mounts, err := mountinfo.GetMountsFromReader(strings.NewReader(r.Stdout), nil)
 	if err != nil || len(mounts) == 0 {
-		t.Fatalf("no mountinfo from %s's container: %v\n%s", rt, err, r)
+		t.Fatalf("no mountinfo from %s's container: %v\n%s", rt.name, err, r)
 	}
 	return mounts, "", true
 }
 
-// TestHostileProcMounts: each spec shape the review found passing crhook
-// as read-only. crhook refuses it before create (patch, naming the
-// mount), and real runc and crun show it is no false alarm: where they
-// start it, the live mount table of their container has a writable sys
-// (spec.WritableProcSys, poststart's own rule); where they refuse it,
-// their error says so.
-func TestHostileProcMounts(t *testing.T) {
-	requireRoot(t)
-	file := filepath.Join(t.TempDir(), "ns_last_pid")
-	mustDo(t, os.WriteFile(file, []byte("0\n"), 0o644))
-	tests := []struct {
-		name   string
-		mounts []specs.Mount
-		// refusal is what crhook's one line names.
-		refusal string
-		// startedBy are the runtimes that create the container; the
-		// others refuse the spec themselves.
-		startedBy []string
-	}{
-		{name: "read-write bind at ns_last_pid under readonlyPaths", refusal: `read-write mount at "/proc/sys/kernel/ns_last_pid"`, startedBy: []string{"runc", "crun"},
-			mounts: []specs.Mount{{Destination: "/proc/sys/kernel/ns_last_pid", Type: "bind", Source: file, Options: []string{"bind", "rw"}}}},
-		{name: "relative destination", refusal: `read-write mount at "proc/sys/kernel/ns_last_pid"`, startedBy: []string{"runc", "crun"},
-			mounts: []specs.Mount{{Destination: "proc/sys/kernel/ns_last_pid", Type: "bind", Source: file, Options: []string{"bind", "rw"}}}},
-		{name: "second procfs", refusal: `a second procfs at "/mnt/proc"`, startedBy: []string{"runc", "crun"},
-			mounts: []specs.Mount{{Destination: "/mnt/proc", Type: "proc", Source: "proc"}}},
-		{name: "rbind of the host's /proc", refusal: `the host's "/proc" bound at "/hostproc"`, startedBy: []string{"runc", "crun"},
-			mounts: []specs.Mount{{Destination: "/hostproc", Type: "bind", Source: "/proc", Options: []string{"rbind", "rw"}}}},
-		{name: "host's /proc/sys/kernel bound read-write below /proc/sys", refusal: `read-write mount at "/proc/sys/kernel"`, startedBy: []string{"crun"},
-			mounts: []specs.Mount{{Destination: "/proc/sys/kernel", Type: "bind", Source: "/proc/sys/kernel", Options: []string{"bind", "rw"}}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := newBundle(t, "true")
-			b.Edit(t, func(s *specs.Spec) { s.Mounts = append(s.Mounts, tt.mounts...) })
-			before := readFile(t, b.ConfigPath())
-			r := crhook(t, nil, "patch", "--bundle", b.Dir)
-			if r.Code != 1 || !strings.Contains(r.Stderr, "/proc/sys is writable") || !strings.Contains(r.Stderr, tt.refusal) {
-				t.Errorf("patch must refuse naming %q: %s", tt.refusal, r)
-			}
-			if readFile(t, b.ConfigPath()) != before {
-				t.Error("a refused patch changed config.json")
-			}
-			assertLiveProcSysWritable(t, b, tt.startedBy)
-		})
-	}
-	t.Run("runc's default spec is read-only live", func(t *testing.T) {
-		b := newBundle(t, "true")
-		for _, rt := range []string{"runc", "crun"} {
-			mounts, refusal, ok := liveMounts(t, rt, b)
-			if !ok {
-				t.Fatalf("%s: %s", rt, refusal)
-			}
-			if w := spec.WritableProcSys(mounts); w != "" {
-				t.Errorf("%s: the default spec reads as writable: %s", rt, w)
-			}
-		}
-	})
-}
-
-// assertLiveProcSysWritable creates b with real runc and crun: those in
-// startedBy must create it and the others refuse it; every container
-// created must have a writable sys live, else crhook's refusal is a
-// false alarm.
-func assertLiveProcSysWritable(t *testing.T, b bundle, startedBy []string) {
-	t.Helper()
-	for _, rt := range []string{"runc", "crun"} {
-		mounts, refusal, ok := liveMounts(t, rt, b)
-		if !ok {
-			if slices.Contains(startedBy, rt) {
-				t.Errorf("%s refused a spec it should start: %s", rt, refusal)
-			}
-			t.Logf("%s refuses this spec itself: %s", rt, refusal)
-			continue
-		}
-		if !slices.Contains(startedBy, rt) {
-			t.Errorf("%s started a spec it was expected to refuse", rt)
-		}
-		if w := spec.WritableProcSys(mounts); w == "" {
-			t.Errorf("%s's container has no writable sys: crhook's refusal would be a false alarm", rt)
-		} else {
-			t.Logf("%s's live container %s", rt, w)
-		}
-	}
-}
-
-// TestPoststartSeesWhatTheConfigCannot: a bind whose source is a host
-// link to /proc looks harmless in config.json, so patch and createRuntime
-// pass it; poststart reads the live mount table, finds the host's procfs
-// with a writable sys, and the container is stopped.
-func TestPoststartSeesWhatTheConfigCannot(t *testing.T) {
+// TestPoststartReadsTheLiveMounts: with the checks registered by hand
+// and no createRuntime, a bind of the host's procfs through a link
+// reaches the runtime. poststart reads the live mount table, finds a
+// procfs with a writable sys, and the container is stopped.
+func TestPoststartReadsTheLiveMounts(t *testing.T) {
 	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
 		link := filepath.Join(t.TempDir(), "not-proc")
 		mustDo(t, os.Symlink("/proc", link))
-		b := newBundle(t, "sh", "-c", "sleep 60; echo container-finished")
-		b.Edit(t, func(s *specs.Spec) {
+		assertHookRefuses(t, rt, "poststart", "", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hostproc", Type: "bind", Source: link, Options: []string{"rbind", "rw"}})
-		})
-		configPath, logPath := writeConfig(t, "")
-		if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--config", configPath); r.Code != 0 {
-			t.Fatalf("patch cannot see through the host's link, and passes: %s", r)
-		}
-		r := rt.run(t, b)
-		if strings.Contains(r.Stdout, "container-finished") {
-			t.Fatalf("the container must be stopped at poststart: %s", r)
-		}
-		assertRefusal(t, rt, r, logPath, "poststart", "sees a writable sys at")
+			addToEverySet(s, spec.CapCheckpointRestore)
+			s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
+		}, "sees a writable sys at")
 	})
 }
 

@@ -93,7 +93,8 @@ var rootfsApplets = []string{"sh", "sleep", "cat", "echo", "id", "true", "ls"}
 func makeRootfs(t *testing.T, dir string) {
 	t.Helper()
 	bin := filepath.Join(dir, "bin")
-	for _, d := range []string{bin, filepath.Join(dir, "proc"), filepath.Join(dir, "sys"), filepath.Join(dir, "dev"), filepath.Join(dir, "tmp")} {
+	// mnt/proc: crun creates no mount point for a procfs below /.
+	for _, d := range []string{bin, filepath.Join(dir, "proc"), filepath.Join(dir, "sys"), filepath.Join(dir, "dev"), filepath.Join(dir, "tmp"), filepath.Join(dir, "mnt", "proc")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -264,32 +265,82 @@ func runcRoot(t *testing.T) string {
 // ociRuntime runs a bundle's container to completion with a real runtime.
 type ociRuntime struct {
 	name string
-	run  func(t *testing.T, b bundle) result
+	// bin is the runtime's program: "runc" or "crun" on PATH, or a path.
+	bin string
+	run func(t *testing.T, b bundle) result
 	// showsHookStderr: the runtime puts a failing hook's stderr in its
 	// own error (runc does; crun 1.8 does not).
 	showsHookStderr bool
 }
 
-// runtimes are the OCI runtimes the core tests run under.
-var runtimes = []ociRuntime{
-	{name: "runc", run: runcRun, showsHookStderr: true},
-	{name: "crun", run: crunRun},
+// EnvNewestRunc names the newest runc, which make test builds from its
+// Go module into a cache (runc changed its mount code after Debian's
+// 1.1): the core tests run under it too.
+const EnvNewestRunc = "CRHOOK_RUNC_NEWEST"
+
+// runtimes are the OCI runtimes the core tests run under: Debian's runc
+// and crun, and the newest runc when make test gives it.
+func runtimes(t *testing.T) []ociRuntime {
+	t.Helper()
+	rts := []ociRuntime{{name: "runc", bin: "runc", run: runcWith("runc"), showsHookStderr: true}}
+	if newest := newestRunc(t); newest != "" {
+		rts = append(rts, ociRuntime{name: "runc-" + runcVersion(t, newest), bin: newest, run: runcWith(newest), showsHookStderr: true})
+	}
+	return append(rts, ociRuntime{name: "crun", bin: "crun", run: crunRun})
+}
+
+// newestRunc is the newest runc's path, "" (said once per test) when
+// make test did not build it.
+func newestRunc(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv(EnvNewestRunc)
+	if p == "" {
+		t.Logf("%s is not set: no newest runc to run under (make test builds one)", EnvNewestRunc)
+		return ""
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s=%s: %v", EnvNewestRunc, p, err)
+	}
+	return p
+}
+
+// runcVersion is what `runc --version` says of its own version.
+func runcVersion(t *testing.T, bin string) string {
+	t.Helper()
+	r := run(t, nil, bin, "--version")
+	v, ok := strings.CutPrefix(strings.SplitN(r.Stdout, "\n", 2)[0], "runc version ")
+	if r.Code != 0 || !ok {
+		t.Fatalf("%s --version: %s", bin, r)
+	}
+	return v
 }
 
 // forEachRuntime runs test once per runtime, as a subtest.
 func forEachRuntime(t *testing.T, test func(*testing.T, ociRuntime)) {
-	for _, rt := range runtimes {
+	for _, rt := range runtimes(t) {
 		t.Run(rt.name, func(t *testing.T) { test(t, rt) })
 	}
 }
 
-// runcRun runs the bundle's container to completion with real runc.
+// runcRun runs the bundle's container to completion with Debian's runc.
 func runcRun(t *testing.T, b bundle) result {
 	t.Helper()
-	root := runcRoot(t)
-	id := containerID("runc")
-	t.Cleanup(func() { exec.Command("runc", "--root", root, "delete", "--force", id).Run() })
-	return run(t, nil, requireTool(t, "runc"), "--root", root, "run", "--bundle", b.Dir, id)
+	return runcWith("runc")(t, b)
+}
+
+// runcWith runs a bundle's container to completion with the runc at bin
+// ("runc": the one on PATH).
+func runcWith(bin string) func(t *testing.T, b bundle) result {
+	return func(t *testing.T, b bundle) result {
+		t.Helper()
+		if bin == "runc" {
+			bin = requireTool(t, "runc")
+		}
+		root := runcRoot(t)
+		id := containerID("runc")
+		t.Cleanup(func() { exec.Command(bin, "--root", root, "delete", "--force", id).Run() })
+		return run(t, nil, bin, "--root", root, "run", "--bundle", b.Dir, id)
+	}
 }
 
 // crunSetup gives crun what it needs on this hybrid-cgroup machine

@@ -156,13 +156,21 @@ func testRefusesPatchedBundleWithWritableProcSys(t *testing.T, rt ociRuntime) {
 func assertRefusal(t *testing.T, rt ociRuntime, r result, logPath, stage, reason string) {
 	t.Helper()
 	if rt.showsHookStderr {
-		if !strings.Contains(r.Stderr, reason) || !strings.Contains(r.Stderr, "crhook-hook "+stage) {
+		// runc quotes the hook's stderr in its own error, escaping quotes.
+		stderr := strings.ReplaceAll(r.Stderr, `\"`, `"`)
+		if !strings.Contains(stderr, reason) || !strings.Contains(stderr, "crhook-hook "+stage) {
 			t.Fatalf("the runtime's error must carry crhook's reason %q: %s", reason, r)
 		}
 		return
 	}
 	if r.Code == 0 {
 		t.Fatalf("the container must end in failure: %s", r)
+	}
+	if _, err := os.Stat(logPath); err != nil {
+		t.Fatalf("crhook's %s never ran (%v): %s", stage, err, r)
+	}
+	if _, err := os.Stat(logPath); err != nil {
+		t.Fatalf("crhook's %s never ran (%v): %s", stage, err, r)
 	}
 	for _, l := range readLog(t, logPath) {
 		if l.Stage == stage && l.Result == "refused" && strings.Contains(l.Error, reason) {

@@ -1,0 +1,80 @@
+package hostpath
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+
+	"github.com/crhook/crhook/spec"
+)
+
+// Resolver resolves bind sources in this process's mount namespace,
+// which is the runtime's: hooks and the runtime shim run there.
+type Resolver struct {
+	// Base is where a relative path starts: the bundle, which is the
+	// runtime's working directory. "" refuses relative paths.
+	Base string
+	// procMounts are this namespace's procfs mounts, read once, on the
+	// first recursive source.
+	procMounts []*mountinfo.Info
+	read       bool
+}
+
+var _ spec.Sources = (*Resolver)(nil)
+
+// Source resolves p, links followed, and tells whether it is on a procfs
+// and, when recursive, whether a procfs is mounted at or below it.
+func (r *Resolver) Source(p string, recursive bool) (spec.BindSource, error) {
+	if !filepath.IsAbs(p) {
+		if r.Base == "" {
+			return spec.BindSource{}, errors.New("a relative path, and no bundle to start from")
+		}
+		p = filepath.Join(r.Base, p)
+	}
+	// O_PATH follows every link, as mount(2) and the runtimes' opens do,
+	// and opens a FIFO or a device without acting on it.
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return spec.BindSource{}, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
+	real, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return spec.BindSource{}, fmt.Errorf("resolve %s: %w", p, err)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return spec.BindSource{}, &os.PathError{Op: "statfs", Path: p, Err: err}
+	}
+	b := spec.BindSource{Path: real, Procfs: fs.Type == unix.PROC_SUPER_MAGIC}
+	if recursive && !b.Procfs {
+		if b.ProcfsBelow, err = r.procfsBelow(real); err != nil {
+			return spec.BindSource{}, err
+		}
+	}
+	return b, nil
+}
+
+// procfsBelow returns the mount point of a procfs at or below dir, "" when
+// there is none.
+func (r *Resolver) procfsBelow(dir string) (string, error) {
+	if !r.read {
+		mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("proc"))
+		if err != nil {
+			return "", fmt.Errorf("read this mount namespace's mounts: %w", err)
+		}
+		r.procMounts, r.read = mounts, true
+	}
+	for _, m := range r.procMounts {
+		if dir == "/" || m.Mountpoint == dir || strings.HasPrefix(m.Mountpoint, dir+"/") {
+			return m.Mountpoint, nil
+		}
+	}
+	return "", nil
+}
