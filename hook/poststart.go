@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/crhook/crhook/internal/errkind"
@@ -42,7 +43,7 @@ func Poststart(env Env) (Outcome, error) {
 	if pidfdErr == nil {
 		defer unix.Close(pidfd)
 	}
-	err = checkLive(st.Pid, req, &out)
+	err = checkLive(st, req, &out)
 	if errors.Is(err, proc.ErrGone) {
 		out.Warning = fmt.Sprintf("process %d exited before it could be checked", st.Pid)
 		return out, nil
@@ -55,10 +56,30 @@ func Poststart(env Env) (Outcome, error) {
 	return out, err
 }
 
+// configInstallsFilter reads the bundle's config.json: does it install a
+// seccomp filter?
+func configInstallsFilter(bundle string) (bool, error) {
+	raw, err := readBundleConfig(bundle)
+	if err != nil {
+		return false, err
+	}
+	s, err := spec.Parse(raw)
+	if err != nil {
+		return false, err
+	}
+	return s.Linux != nil && spec.InstallsFilter(s.Linux.Seccomp), nil
+}
+
 // checkLive reads the process's status, mounts and PID namespace and
 // asks spec whether they are what the request promised; an admin
-// exception it relied on goes into out's notes.
-func checkLive(pid int, req spec.Request, out *Outcome) error {
+// exception it relied on goes into out's notes. Each live check must
+// mean what it says on every runtime: runc runs poststart while the
+// process is still its init, before exec, with its seccomp filter, mounts
+// and capabilities in place; crun may run it before it installs the
+// filter, so for the profile that cannot run under one, the config says
+// whether one is coming.
+func checkLive(st *specs.State, req spec.Request, out *Outcome) error {
+	pid := st.Pid
 	status, err := proc.ReadStatus(pid)
 	if err != nil {
 		return err
@@ -68,6 +89,11 @@ func checkLive(pid int, req spec.Request, out *Outcome) error {
 		return err
 	}
 	live := spec.LiveProcess{PID: pid, Status: status, Mounts: mounts}
+	if req.Profile == spec.ProfileCheckpoint && status.Seccomp == 0 {
+		if live.FilterPending, err = configInstallsFilter(st.Bundle); err != nil {
+			return err
+		}
+	}
 	out.Notes = spec.LiveNotes(live, req)
 	return spec.CheckLive(live, req)
 }

@@ -25,6 +25,12 @@ type LiveProcess struct {
 	PID    int
 	Status proc.Status
 	Mounts []*mountinfo.Info
+	// FilterPending says the container's config installs a seccomp
+	// filter, which the runtime may install only after poststart reads
+	// the process: crun, with noNewPrivileges, installs it right before
+	// exec, after it starts poststart (src/libcrun/container.c), so the
+	// live Seccomp can still say 0. Read only for the checkpoint profile.
+	FilterPending bool
 }
 
 // livePIDNamespace says how the live process's PID namespace is not one
@@ -62,9 +68,13 @@ func CheckLive(p LiveProcess, req Request) error {
 		errs = append(errs, fmt.Errorf("%w: pid %d (uid %d) %s; check that the runtime and kernel know them (runc 1.0+, Linux 5.9+) and that nothing drops them after create",
 			ErrNotHeld, pid, status.UID, describeLiveGaps(gaps)))
 	}
-	if profile == ProfileCheckpoint && status.Seccomp != 0 {
-		errs = append(errs, fmt.Errorf("%w: pid %d runs in seccomp mode %d, so criu dump will fail; run the container without a seccomp filter (checkpoint_seccomp = %q drops the one in the spec, not one the engine adds after create)",
-			ErrSeccompDump, pid, status.Seccomp, CheckpointSeccompRemove))
+	if profile == ProfileCheckpoint && (status.Seccomp != 0 || p.FilterPending) {
+		how := fmt.Sprintf("runs in seccomp mode %d", status.Seccomp)
+		if status.Seccomp == 0 {
+			how = "gets the seccomp filter of its config (linux.seccomp) when the runtime execs it"
+		}
+		errs = append(errs, fmt.Errorf("%w: pid %d %s, so criu dump will fail; run the container without a seccomp filter (checkpoint_seccomp = %q drops the one in the spec, not one the engine adds after create)",
+			ErrSeccompDump, pid, how, CheckpointSeccompRemove))
 	}
 	if rootMount(p.Mounts) == nil {
 		errs = append(errs, fmt.Errorf("%w: pid %d has no root mount in its mountinfo", ErrProcSysLive, pid))

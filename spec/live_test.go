@@ -25,10 +25,13 @@ type liveCase struct {
 	name        string
 	profile     Profile
 	allowShared bool
-	status      proc.Status
-	mountinfo   string
-	want        []error
-	wantText    string
+	// filterPending: the config installs a seccomp filter the runtime
+	// has not installed yet.
+	filterPending bool
+	status        proc.Status
+	mountinfo     string
+	want          []error
+	wantText      string
 }
 
 // liveCases vary the credentials and the mounts of runc's container,
@@ -61,6 +64,9 @@ func liveCases(mountinfo string) []liveCase {
 		{name: "checkpoint holding only CAP_CHECKPOINT_RESTORE", profile: ProfileCheckpoint, status: granted, mountinfo: mountinfo,
 			want: []error{ErrNotHeld}, wantText: "lacks CAP_SETPCAP, CAP_SYS_PTRACE in bounding, effective, permitted, inheritable, ambient"},
 		{name: "checkpoint under a filter cannot dump", profile: ProfileCheckpoint, status: filtered, mountinfo: mountinfo, want: []error{ErrSeccompDump}, wantText: "seccomp mode 2"},
+		{name: "checkpoint before crun installs the config's filter", profile: ProfileCheckpoint, status: checkpoint, filterPending: true, mountinfo: mountinfo,
+			want: []error{ErrSeccompDump}, wantText: "gets the seccomp filter of its config (linux.seccomp) when the runtime execs it"},
+		{name: "minimal before the config's filter is fine", status: granted, filterPending: true, mountinfo: mountinfo},
 		{name: "minimal under a filter is fine", status: func() proc.Status { s := granted; s.Seccomp = 2; return s }(), mountinfo: mountinfo},
 		{name: "the host's procfs bound elsewhere", status: granted, mountinfo: mountinfo + "90 65 0:22 / /hostproc rw,relatime - proc proc rw\n",
 			want: []error{ErrProcSysLive}, wantText: `pid 42 sees a writable sys at "/hostproc/sys" (mount 90, proc)`},
@@ -91,7 +97,7 @@ func checkLiveCase(t *testing.T, tt liveCase) {
 	if tt.profile == "" {
 		tt.profile = ProfileMinimal
 	}
-	err := CheckLive(LiveProcess{PID: 42, Status: tt.status, Mounts: parseMounts(t, tt.mountinfo)},
+	err := CheckLive(LiveProcess{PID: 42, Status: tt.status, Mounts: parseMounts(t, tt.mountinfo), FilterPending: tt.filterPending},
 		Request{OptedIn: true, Profile: tt.profile, SharedPIDAllowed: tt.allowShared})
 	if len(tt.want) == 0 {
 		if err != nil {

@@ -220,3 +220,23 @@ func TestCheckpointNeverInSharedPIDNamespace(t *testing.T) {
 		})
 	})
 }
+
+// TestPoststartSeccompOnEveryRuntime: a checkpoint container whose config
+// installs a seccomp filter, with noNewPrivileges, reaches poststart
+// (createRuntime is not registered). runc installs the filter before it
+// runs poststart; crun installs it right before exec, after it starts
+// poststart. Either way poststart must refuse it: its live check says
+// what the container will run under.
+func TestPoststartSeccompOnEveryRuntime(t *testing.T) {
+	const policy = "allowed_profiles = [\"minimal\", \"restore\", \"checkpoint\"]\n"
+	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+		assertHookRefuses(t, rt, "poststart", policy, func(s *specs.Spec) {
+			for _, c := range spec.ProfileCheckpoint.Capabilities() {
+				addToEverySet(s, c)
+			}
+			s.Process.NoNewPrivileges = true
+			s.Linux.Seccomp = dockerSeccomp(t, s)
+			s.Annotations = map[string]string{spec.AnnotationRestore: "true", spec.AnnotationProfile: string(spec.ProfileCheckpoint)}
+		}, "so criu dump will fail")
+	})
+}

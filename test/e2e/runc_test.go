@@ -174,6 +174,7 @@ func assertRefusal(t *testing.T, rt ociRuntime, r result, logPath, stage, reason
 	}
 	for _, l := range readLog(t, logPath) {
 		if l.Stage == stage && l.Result == "refused" && strings.Contains(l.Error, reason) {
+			t.Logf("crhook's %s: %s", stage, l.Error)
 			return
 		}
 	}
