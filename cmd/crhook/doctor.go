@@ -19,7 +19,7 @@ func doctorCommand(args []string, _ io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	report := doctor.Run(doctor.Options{Install: opts, LogFile: cfg.LogFile})
+	report := doctor.Run(doctor.Options{Install: opts, LogFile: cfg.LogFile, Runtime: cfg.Runtime})
 	if err := writeReport(stdout, *asJSON, report); err != nil {
 		return err
 	}

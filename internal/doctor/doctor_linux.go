@@ -26,6 +26,9 @@ import (
 // and where its hooks record what they do.
 type Options struct {
 	Install install.Options
+	// Runtime is the admin config's runtime, which crhook-runtime execs
+	// ("" for runc from PATH).
+	Runtime string
 	// LogFile is the admin config's log_file ("" when turned off).
 	LogFile string
 }
@@ -42,6 +45,7 @@ func Run(opts Options) Report {
 	for _, e := range engines {
 		lines = append(lines, engine(e, opts.Install))
 	}
+	lines = append(lines, shimRuntime(opts.Runtime))
 	lines = append(lines, logDestinations(opts.LogFile, hook.SyslogSocket))
 	return Report{Ready: ready(lines), Lines: lines}
 }
@@ -223,6 +227,7 @@ func engine(e engineInfo, o install.Options) Line {
 	}
 	out, _ := output(path, e.args...)
 	l.Version = versionPattern().FindString(out)
+	l.Runtime = engineRuntime(e.name, path, o)
 	if e.name == "docker" {
 		return docker(l, o)
 	}
@@ -267,6 +272,59 @@ func docker(l Line, o install.Options) Line {
 		l.Fix = "crhook install --for docker [--profile P]"
 	}
 	return l
+}
+
+// engineRuntime finds the OCI runtime the engine at path runs containers
+// with, and asks it its version: podman says it (podman info); the others'
+// configs name it, or they take runc from PATH.
+func engineRuntime(engine, path string, o install.Options) *Runtime {
+	var name string
+	var err error
+	if engine == "podman" {
+		var out string
+		out, err = output(path, "info", "--format", "{{.Host.OCIRuntime.Path}}")
+		name = strings.TrimSpace(out)
+		if err != nil {
+			err = fmt.Errorf("podman info: %s", lastLine(out, err))
+		}
+	} else {
+		name, err = install.EngineRuntime(engine, o)
+	}
+	if err != nil {
+		return &Runtime{Error: "cannot tell its runtime: " + err.Error()}
+	}
+	return describeRuntime(name)
+}
+
+// shimRuntime says which runtime crhook-runtime execs: the admin
+// config's runtime, else runc from PATH.
+func shimRuntime(configured string) Line {
+	l := Line{Name: "crhook-runtime", Status: StatusOK, Detail: "execs the runtime the config names"}
+	if configured == "" {
+		l.Detail = "execs runc from PATH ($CRHOOK_RUNTIME, --runtime or the config's runtime name another)"
+	}
+	l.Runtime = describeRuntime(configured)
+	if l.Runtime.Error != "" {
+		l.Status, l.Fix = StatusWarn, "install runc, or set runtime in the crhook config"
+	}
+	return l
+}
+
+// describeRuntime finds the runtime program name ("" for runc) on PATH
+// and asks its version.
+func describeRuntime(name string) *Runtime {
+	if name == "" {
+		name = "runc"
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return &Runtime{Path: name, Error: name + " is not found: " + err.Error()}
+	}
+	out, err := output(path, "--version")
+	if err != nil {
+		return &Runtime{Path: path, Error: path + " --version fails: " + lastLine(out, err)}
+	}
+	return &Runtime{Path: path, Version: versionPattern().FindString(out)}
 }
 
 // runtimeOptIn is the profile a runtime entry's binary name opts in with.

@@ -3,6 +3,7 @@ package doctor
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 )
 
@@ -21,6 +22,26 @@ type Line struct {
 	Detail  string `json:"detail"`
 	Fix     string `json:"fix,omitempty"`
 	Version string `json:"version,omitempty"`
+	// Runtime is the OCI runtime an engine runs containers with.
+	Runtime *Runtime `json:"runtime,omitempty"`
+}
+
+// Runtime is an OCI runtime program and the version it reports.
+type Runtime struct {
+	Path    string `json:"path"`
+	Version string `json:"version,omitempty"`
+	// Error says why the program could not be found or asked.
+	Error string `json:"error,omitempty"`
+}
+
+func (r Runtime) String() string {
+	switch {
+	case r.Error != "":
+		return r.Error
+	case r.Version == "":
+		return r.Path
+	}
+	return filepath.Base(r.Path) + " " + r.Version + " (" + r.Path + ")"
 }
 
 // Report is what doctor prints; --json prints it as is.
@@ -61,6 +82,9 @@ func (r Report) WriteText(w io.Writer) error {
 		detail := l.Detail
 		if l.Version != "" {
 			detail = l.Version + ": " + detail
+		}
+		if l.Runtime != nil {
+			detail += "; runs containers with " + l.Runtime.String()
 		}
 		fmt.Fprintf(&b, "%-4s  %-20s %s\n", l.Status, l.Name, detail)
 		if l.Fix != "" {

@@ -42,6 +42,11 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("%s has no version: %+v", name, before[name])
 		}
 	}
+	for _, name := range []string{"podman", "docker", "containerd", "crhook-runtime"} {
+		if rt := before[name].Runtime; rt == nil || rt.Error != "" || rt.Version == "" || !strings.HasPrefix(filepath.Base(rt.Path), "runc") && !strings.HasPrefix(filepath.Base(rt.Path), "crun") {
+			t.Errorf("%s: doctor must name the runtime it runs containers with, and its version: %+v", name, before[name])
+		}
+	}
 	if l := before["log"]; l.Status != doctor.StatusOK || !strings.Contains(l.Detail, "recorded in "+config.DefaultLogFile) {
 		t.Errorf("doctor must say where hook runs are recorded: %+v", l)
 	}
