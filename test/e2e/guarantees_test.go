@@ -193,13 +193,7 @@ func TestCheckpointNeverInSharedPIDNamespace(t *testing.T) {
 	configPath, logPath := writeConfig(t, policy)
 	b := newBundle(t, "true")
 	b.Edit(t, hostPID)
-	before := readFile(t, b.ConfigPath())
-	if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "checkpoint", "--config", configPath); r.Code != 1 || !strings.Contains(r.Stderr, why) {
-		t.Fatalf("patch must refuse, saying %q: %s", why, r)
-	}
-	if readFile(t, b.ConfigPath()) != before {
-		t.Error("a refused patch changed config.json")
-	}
+	assertRefusedBeforeStart(t, b, configPath, "checkpoint", why)
 	if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "restore", "--config", configPath); r.Code != 0 {
 		t.Fatalf("under profile restore the admin's exception applies: %s", r)
 	}

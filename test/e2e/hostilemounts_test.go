@@ -114,7 +114,7 @@ func TestHostileProcMounts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBundle(t, "true")
 			b.Edit(t, tt.edit)
-			assertRefusedBeforeStart(t, b, tt.refusal)
+			assertRefusedBeforeStart(t, b, "", "", tt.refusal)
 			forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
 				granted := func(s *specs.Spec) {
 					tt.edit(s)
@@ -149,24 +149,38 @@ func TestHostileProcMounts(t *testing.T) {
 	})
 }
 
-// assertRefusedBeforeStart: precreate passes the opted-in spec through
-// granting nothing, patch and crhook-runtime refuse it naming refusal,
-// and config.json stays as it was.
-func assertRefusedBeforeStart(t *testing.T, b bundle, refusal string) {
+// assertRefusedBeforeStart: opted in with profile ("" for the default)
+// under the admin config at configPath ("" for none), precreate passes
+// the spec through granting nothing, patch and crhook-runtime refuse it
+// naming refusal, and config.json stays as it was.
+func assertRefusedBeforeStart(t *testing.T, b bundle, configPath, profile, refusal string) {
 	t.Helper()
 	before := readFile(t, b.ConfigPath())
-	r := crhook(t, nil, "patch", "--bundle", b.Dir)
-	if r.Code != 1 || !strings.Contains(r.Stderr, "/proc/sys is writable") || !strings.Contains(r.Stderr, refusal) {
+	var withConfig, shimEnv []string
+	if configPath != "" {
+		withConfig, shimEnv = []string{"--config", configPath}, []string{"CRHOOK_CONFIG=" + configPath}
+	}
+	patch := append([]string{"patch", "--bundle", b.Dir}, withConfig...)
+	if profile != "" {
+		patch = append(patch, "--profile", profile)
+	}
+	r := crhook(t, nil, patch...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, refusal) {
 		t.Errorf("patch must refuse naming %q: %s", refusal, r)
 	}
-	b.Edit(t, func(s *specs.Spec) { s.Annotations = map[string]string{spec.AnnotationRestore: "true"} })
+	b.Edit(t, func(s *specs.Spec) {
+		s.Annotations = map[string]string{spec.AnnotationRestore: "true"}
+		if profile != "" {
+			s.Annotations[spec.AnnotationProfile] = profile
+		}
+	})
 	optedIn := readFile(t, b.ConfigPath())
-	if r := crhook(t, []byte(optedIn), "precreate"); r.Code != 0 || r.Stdout != optedIn {
+	if r := crhook(t, []byte(optedIn), append([]string{"precreate"}, withConfig...)...); r.Code != 0 || r.Stdout != optedIn {
 		t.Errorf("precreate must pass the spec through unchanged, granting nothing: exit %d, %s", r.Code, r.Stderr)
 	}
 	root := runcRoot(t)
 	id := containerID("hostile-shim")
-	r = run(t, nil, runtimeLink(t), "--root", root, "run", "--bundle", b.Dir, id)
+	r = runEnv(t, shimEnv, nil, runtimeLink(t), "--root", root, "run", "--bundle", b.Dir, id)
 	runQuiet("runc", "--root", root, "delete", "--force", id)
 	if r.Code == 0 || !strings.Contains(r.Stderr, refusal) {
 		t.Errorf("crhook-runtime must refuse naming %q: %s", refusal, r)
