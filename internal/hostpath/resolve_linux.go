@@ -53,12 +53,19 @@ func (r *Resolver) Source(p string, recursive bool) (spec.BindSource, error) {
 		return spec.BindSource{}, &os.PathError{Op: "statfs", Path: p, Err: err}
 	}
 	b := spec.BindSource{Path: real, Procfs: fs.Type == unix.PROC_SUPER_MAGIC}
-	if recursive && !b.Procfs {
+	// Only a directory has mounts below it: the files engines bind
+	// (resolv.conf, hosts) cost no read of the mount table.
+	if recursive && !b.Procfs && isDir(fd) {
 		if b.ProcfsBelow, err = r.procfsBelow(real); err != nil {
 			return spec.BindSource{}, err
 		}
 	}
 	return b, nil
+}
+
+func isDir(fd int) bool {
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
 // procfsBelow returns the mount point of a procfs at or below dir, "" when

@@ -58,3 +58,19 @@ func TestSource(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceFileReadsNoMounts: a file has no mounts below it, so a
+// recursive bind of one does not read the mount table.
+func TestSourceFileReadsNoMounts(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &Resolver{}
+	if _, err := r.Source(file, true); err != nil || r.read {
+		t.Errorf("err %v, read the mount table %v", err, r.read)
+	}
+	if _, err := r.Source("/", true); err != nil || !r.read {
+		t.Errorf("err %v, read the mount table %v", err, r.read)
+	}
+}
