@@ -183,7 +183,10 @@ func (p Plan) resolve(d *atomicfile.Dir) ([]Change, record, error) {
 			if unchanged {
 				changes[i] = fr.restore(c)
 			}
-			delete(rec.Files, path)
+			if known {
+				delete(rec.Files, path)
+				rec.dropped = true
+			}
 			continue
 		}
 		if !unchanged {
@@ -246,13 +249,19 @@ func (p Plan) Apply(w io.Writer) error {
 	if err := d.Lock(); err != nil {
 		return err
 	}
-	changes, rec, err := p.changesOrSay(d, w)
-	if err != nil || len(changes) == 0 {
-		return err
-	}
 	recordPath, err := inRoot(p.Root, p.Record)
 	if err != nil {
 		return err
+	}
+	changes, rec, err := p.changesOrSay(d, w)
+	if err != nil {
+		return err
+	}
+	if len(changes) == 0 {
+		if p.Uninstall && rec.dropped {
+			return rec.write(d, recordPath) // files someone else already took back
+		}
+		return nil
 	}
 	if !p.Uninstall {
 		if err := rec.write(d, recordPath); err != nil {

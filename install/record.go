@@ -29,6 +29,8 @@ const maxRecordSize = 8 * maxConfigSize
 type record struct {
 	Version int                   `json:"version"`
 	Files   map[string]fileRecord `json:"files"`
+	// dropped says an uninstall took files out of the record.
+	dropped bool
 }
 
 // fileRecord is one engine file before crhook first changed it.

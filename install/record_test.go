@@ -130,3 +130,17 @@ func assertOwnerMode(t *testing.T, path string, owner int, mode os.FileMode) {
 		t.Errorf("%s: %v %d:%d, want %v %d:%d", path, info.Mode().Perm(), st.Uid, st.Gid, mode, owner, owner)
 	}
 }
+
+// TestUninstallDropsTheRecordOfFilesAlreadyGone: files someone removed
+// by hand after install leave no record behind once uninstall ran.
+func TestUninstallDropsTheRecordOfFilesAlreadyGone(t *testing.T) {
+	o := testOptions(t)
+	apply(t, Podman, o, false)
+	for _, stage := range podmanStages {
+		mustDo(t, os.Remove(hookFileName(o.HooksDir, stage)))
+	}
+	apply(t, Podman, o, true)
+	if _, err := os.Stat(o.Record); !os.IsNotExist(err) {
+		t.Errorf("the record outlived the files it held: %v", err)
+	}
+}

@@ -38,10 +38,10 @@ func sharedPIDNamespace(s *specs.Spec) string {
 	return "has no pid entry in linux.namespaces, so it shares the runtime's (the host's) PID namespace"
 }
 
-// SharedPIDNote is what the log says of a grant the admin's
+// sharedPIDNote is what the log says of a grant the admin's
 // allow_shared_pid_namespace let through: how is how the container's PID
 // namespace is not its own.
-func SharedPIDNote(how string) string {
+func sharedPIDNote(how string) string {
 	return "granted although the container " + how + " (admin policy allow_shared_pid_namespace = true)"
 }
 
@@ -63,7 +63,7 @@ func checkSharedPID(how string, req Request) (note string, err error) {
 	case !req.SharedPIDAllowed:
 		return "", sharedPIDRefusal(how)
 	}
-	return SharedPIDNote(how), nil
+	return sharedPIDNote(how), nil
 }
 
 // Overrides lists, for the log, each admin exception the spec's grant
