@@ -16,7 +16,9 @@ func testOptions(t *testing.T) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Options{Hook: exe, Runtime: "/usr/local/bin/crhook-runtime", Timeout: 10, HooksDir: t.TempDir(), EngineConfig: filepath.Join(t.TempDir(), "engine.conf"),
+	// Runtime in the test's directory: For makes its link, which must not
+	// land in the host's /usr/local/bin.
+	return Options{Hook: exe, Runtime: filepath.Join(t.TempDir(), "crhook-runtime"), Timeout: 10, HooksDir: t.TempDir(), EngineConfig: filepath.Join(t.TempDir(), "engine.conf"),
 		Record: filepath.Join(t.TempDir(), "install-record.json")}
 }
 
