@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/moby/sys/capability"
@@ -79,11 +80,12 @@ func restoreSite(dump spec.Dump) (spec.RestoreSite, error) {
 		Clone3:            probe.Clone3Seccomp() == nil,
 		NsLastPIDWritable: probe.WriteNsLastPID() == nil,
 	}
-	// This process is gone by the time criu runs; its own PID is no
-	// collision.
-	self := os.Getpid()
+	// This process is gone by the time criu runs: its own PID, and its
+	// threads' (a Go program runs several), are no collision. In a fresh
+	// container they are the low PIDs a dump's tree often holds.
+	own := ownThreads()
 	for _, pid := range dump.PIDs() {
-		if pid != self && probe.Taken(pid) {
+		if !own[pid] && probe.Taken(pid) {
 			site.Taken = append(site.Taken, pid)
 		}
 	}
@@ -93,6 +95,18 @@ func restoreSite(dump spec.Dump) (spec.RestoreSite, error) {
 		}
 	}
 	return site, nil
+}
+
+// ownThreads are the IDs of this process's threads, its PID among them.
+func ownThreads() map[int]bool {
+	own := map[int]bool{os.Getpid(): true}
+	entries, _ := os.ReadDir("/proc/self/task")
+	for _, e := range entries {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			own[tid] = true
+		}
+	}
+	return own
 }
 
 // fileState stats f's path as criu will open it: following links, with

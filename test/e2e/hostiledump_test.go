@@ -97,3 +97,32 @@ func runMeasured(t *testing.T, name string, args ...string) (result, int64) {
 	}
 	return r, kib << 10
 }
+
+// TestVerifyImagesOwnThreadsAreNoCollision: in a fresh PID namespace,
+// crhook verify --images is PID 1 and its Go threads take the next few
+// PIDs, the ones a small dumped tree often had. They are gone when criu
+// runs, so the preflight must not call them taken (it did, and a shipped
+// restore pod failed on it).
+func TestVerifyImagesOwnThreadsAreNoCollision(t *testing.T) {
+	requireRoot(t)
+	d, err := imagetest.ReadDump(realDumpDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []uint32{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	for _, id := range ids {
+		d[imagetest.CoreName(id)] = d["core-106.img"]
+	}
+	if d["pstree.img"], err = imagetest.Pstree(imagetest.Task(2, ids...)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mustDo(t, d.Write(dir))
+	r := run(t, nil, "unshare", "--pid", "--fork", "--mount-proc", crhookBin, "verify", "--images", dir, "--json")
+	if strings.Contains(r.Stdout, "is taken here") {
+		t.Fatalf("the preflight counts its own threads as taken PIDs:\n%s", r.Stdout)
+	}
+	if !strings.Contains(r.Stdout, `"pids"`) {
+		t.Fatalf("no preflight report: %s", r)
+	}
+}
