@@ -23,8 +23,18 @@ BUILD_CACHE ?= /var/cache/crhook-build
 # code changed. Built from its Go module with seccomp (libseccomp).
 RUNC_NEWEST_VERSION := v1.5.3
 RUNC_NEWEST := $(BUILD_CACHE)/runc-$(RUNC_NEWEST_VERSION)/runc
+# The cluster make test-kubernetes runs: Kubernetes and etcd (the version
+# that release supports), containerd 2.x, each from its own module.
+KUBERNETES_VERSION := v1.37.2
+ETCD_VERSION := v3.7.0
+CONTAINERD_VERSION := v2.4.2
+KUBE_BIN := $(BUILD_CACHE)/kubernetes-$(KUBERNETES_VERSION)
+CONTAINERD_BIN := $(BUILD_CACHE)/containerd-$(CONTAINERD_VERSION)
+# Debian's CNI plugins for the pods' network; podman and busybox build the
+# images; iproute2 makes the node's network namespace.
+KUBERNETES_PACKAGES := containernetworking-plugins iproute2 podman busybox-static
 
-.PHONY: all build test test-criu unit e2e demo bench fuzz lint install clean deps-test deps-demo deps-bench image runc-newest
+.PHONY: all build test test-criu test-kubernetes unit e2e demo bench fuzz lint install clean deps-test deps-demo deps-bench image runc-newest kubernetes-builds
 
 all: build
 
@@ -82,6 +92,20 @@ test: deps-test lint build $(RUNC_NEWEST)
 test-criu: deps-test $(RUNC_NEWEST)
 	@test -n "$(CRIU)" || { echo "make test-criu: set CRIU=PATH to a criu >= 3.18" >&2; exit 2; }
 	cd test && CRIU=$(abspath $(CRIU)) CRHOOK_REQUIRE_CRIU=1 CRHOOK_RUNC_NEWEST=$(RUNC_NEWEST) $(GO) test -count=1 -timeout 20m -run 'CRIU' -v ./e2e
+
+# A single-node cluster built from the releases' own modules, in a network
+# and mount namespace of its own: the DaemonSet, the RuntimeClass, refused
+# pods, CRIU (with CRIU=PATH) and the kubelet's checkpoint API, through
+# kubectl. The first run builds into BUILD_CACHE; later ones reuse it.
+test-kubernetes: deps-test build $(RUNC_NEWEST) kubernetes-builds
+	@scripts/ensure-packages.sh $(KUBERNETES_PACKAGES)
+	cd test && CRHOOK_KUBERNETES_BIN=$(KUBE_BIN) CRHOOK_CONTAINERD_BIN=$(CONTAINERD_BIN) \
+		CRHOOK_RUNC_NEWEST=$(RUNC_NEWEST) CRHOOK_REQUIRE_CLUSTER=1 $(if $(CRIU),CRIU=$(abspath $(CRIU)) CRHOOK_REQUIRE_CRIU=1) \
+		$(GO) test -count=1 -timeout 40m -run '^TestCluster$$' -v ./e2e
+
+kubernetes-builds:
+	@K8S_VERSION=$(KUBERNETES_VERSION) ETCD_VERSION=$(ETCD_VERSION) CONTAINERD_VERSION=$(CONTAINERD_VERSION) \
+		scripts/build-kubernetes.sh $(BUILD_CACHE)
 
 demo: deps-demo build
 	@scripts/demo.sh $(BIN)/crhook
