@@ -289,14 +289,20 @@ func addCapabilities(d *doc, ed *edits, process int, gaps []SetGap) error {
 	return nil
 }
 
-// dumpSeccomp refuses a checkpoint container with a seccomp filter, or
-// removes the filter when the admin chose that weakening.
+// dumpSeccomp decides a checkpoint container with a seccomp filter as
+// the admin's checkpoint_seccomp says: keep the filter (restores work,
+// dumps do not, and the log says so), refuse the container, or remove the
+// filter, a weakening the admin chose so that dumps work.
 func (e *editor) dumpSeccomp(profile Profile) error {
 	if profile != ProfileCheckpoint || e.spec.Linux == nil || !InstallsFilter(e.spec.Linux.Seccomp) {
 		return nil
 	}
-	if e.policy.CheckpointSeccomp != CheckpointSeccompRemove {
+	switch e.policy.CheckpointSeccomp {
+	case CheckpointSeccompRefuse:
 		return seccompDumpRefusal()
+	case CheckpointSeccompKeep:
+		e.notes = append(e.notes, seccompKeptNote)
+		return nil
 	}
 	linux, err := e.d.member(0, "linux")
 	if err != nil {

@@ -41,7 +41,9 @@ var fuzzHooks = map[string]specs.Hook{
 // policy: bits 0-2 allow minimal, restore and checkpoint (none set gives
 // the default policy's list); bits 3-4 pick the default profile among the
 // allowed ones; bit 5 sets proc_sys = "add-readonly"; bit 6 sets
-// open_clone3 = false; bit 7 sets checkpoint_seccomp = "remove".
+// open_clone3 = false; bit 7 sets checkpoint_seccomp = "remove", and
+// without it mode's bit 5 sets checkpoint_seccomp = "refuse" (the
+// default keeps the filter).
 //
 // mode: bit 0 opts in as patch does; bit 1 registers crhook's hooks (patch
 // and the runtime shim); bits 2-3 pick patch's --profile ("" or one of
@@ -68,8 +70,11 @@ func fuzzOptions(policy, mode byte) Options {
 	if policy&(1<<6) != 0 {
 		p.OpenClone3 = false
 	}
-	if policy&(1<<7) != 0 {
+	switch {
+	case policy&(1<<7) != 0:
 		p.CheckpointSeccomp = CheckpointSeccompRemove
+	case mode&(1<<5) != 0:
+		p.CheckpointSeccomp = CheckpointSeccompRefuse
 	}
 	p.AllowSharedPID = mode&(1<<6) != 0
 	opts := Options{Sources: testSources, Policy: p, OptIn: mode&1 != 0, Indent: mode&(1<<4) != 0}
@@ -533,7 +538,7 @@ func checkAnnotationOutcome(t *testing.T, res Result, err error, opts Options, r
 		wantErr = errkind.ErrBadInput
 	case !opts.Policy.Allows(want):
 		wantErr = ErrNotAllowed
-	case want == ProfileCheckpoint && opts.Policy.CheckpointSeccomp != CheckpointSeccompRemove:
+	case want == ProfileCheckpoint && opts.Policy.CheckpointSeccomp == CheckpointSeccompRefuse:
 		wantErr = ErrSeccompDump
 	}
 	if wantErr != nil {

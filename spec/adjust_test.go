@@ -142,6 +142,8 @@ func adjustCheckpointCases(t *testing.T) []adjustCase {
 	checkpointAllowed.AllowedProfiles = Profiles
 	removeSeccomp := checkpointAllowed
 	removeSeccomp.CheckpointSeccomp = CheckpointSeccompRemove
+	refuseSeccomp := checkpointAllowed
+	refuseSeccomp.CheckpointSeccomp = CheckpointSeccompRefuse
 	return []adjustCase{
 		{
 			name:    "checkpoint profile is not allowed by default",
@@ -156,9 +158,17 @@ func adjustCheckpointCases(t *testing.T) []adjustCase {
 			wantSets:    RequiredSets(1000),
 		},
 		{
-			name:    "checkpoint under a seccomp filter is refused: criu dump could not work",
+			name:            "checkpoint under a seccomp filter keeps it by default: restores work there",
+			spec:            optIn(withDockerSeccomp(t, runcSpec(t)), "checkpoint"),
+			opts:            Options{Sources: testSources, Policy: checkpointAllowed},
+			wantProfile:     ProfileCheckpoint,
+			wantSets:        RequiredSets(1000),
+			wantSeccompEdit: true,
+		},
+		{
+			name:    "checkpoint under a seccomp filter, admin chose checkpoint_seccomp = refuse",
 			spec:    optIn(withDockerSeccomp(t, runcSpec(t)), "checkpoint"),
-			opts:    Options{Sources: testSources, Policy: checkpointAllowed},
+			opts:    Options{Sources: testSources, Policy: refuseSeccomp},
 			wantErr: ErrSeccompDump,
 		},
 		{

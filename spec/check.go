@@ -101,10 +101,16 @@ func checkClone3(s *specs.Spec, _ Request, _ Host) error {
 }
 
 func checkSeccompDump(s *specs.Spec, req Request, _ Host) error {
-	if req.Profile == ProfileCheckpoint && s.Linux != nil && InstallsFilter(s.Linux.Seccomp) {
+	if checkpointFiltered(s, req) && req.CheckpointSeccomp == CheckpointSeccompRefuse {
 		return seccompDumpRefusal()
 	}
 	return nil
+}
+
+// checkpointFiltered says s is a checkpoint container under a seccomp
+// filter.
+func checkpointFiltered(s *specs.Spec, req Request) bool {
+	return req.Profile == ProfileCheckpoint && s.Linux != nil && InstallsFilter(s.Linux.Seccomp)
 }
 
 func checkPIDNamespace(s *specs.Spec, req Request, _ Host) error {

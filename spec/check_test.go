@@ -94,10 +94,14 @@ func TestVerifyCheckpointSeccomp(t *testing.T) {
 		name    string
 		spec    *specs.Spec
 		profile Profile
+		mode    CheckpointSeccompMode
 		wantErr bool
 	}{
-		{name: "checkpoint, no seccomp", spec: granted(t, runcSpec(t), ProfileCheckpoint), profile: ProfileCheckpoint},
-		{name: "checkpoint under a filter", spec: openClone3(granted(t, withDockerSeccomp(t, runcSpec(t)), ProfileCheckpoint)), profile: ProfileCheckpoint, wantErr: true},
+		{name: "checkpoint, no seccomp", spec: granted(t, runcSpec(t), ProfileCheckpoint), profile: ProfileCheckpoint, mode: CheckpointSeccompRefuse},
+		{name: "checkpoint under a filter, refused", spec: openClone3(granted(t, withDockerSeccomp(t, runcSpec(t)), ProfileCheckpoint)), profile: ProfileCheckpoint,
+			mode: CheckpointSeccompRefuse, wantErr: true},
+		{name: "checkpoint under a filter, kept", spec: openClone3(granted(t, withDockerSeccomp(t, runcSpec(t)), ProfileCheckpoint)), profile: ProfileCheckpoint,
+			mode: CheckpointSeccompKeep},
 		{name: "checkpoint, runc's empty profile installs no filter", spec: func() *specs.Spec {
 			s := granted(t, runcSpec(t), ProfileCheckpoint)
 			s.Linux.Seccomp = &specs.LinuxSeccomp{}
@@ -107,7 +111,7 @@ func TestVerifyCheckpointSeccomp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Verify(tt.spec, Request{OptedIn: true, Profile: tt.profile}, host)
+			err := Verify(tt.spec, Request{OptedIn: true, Profile: tt.profile, CheckpointSeccomp: tt.mode}, host)
 			if got := errors.Is(err, ErrSeccompDump); got != tt.wantErr {
 				t.Fatalf("err = %v, want ErrSeccompDump %v", err, tt.wantErr)
 			}

@@ -49,10 +49,20 @@ func livePIDNamespace(p LiveProcess) string {
 // LiveNotes lists, for the log, each admin exception the live
 // container's grant relies on.
 func LiveNotes(p LiveProcess, req Request) []string {
+	var notes []string
 	if note, err := checkSharedPID(livePIDNamespace(p), req); err == nil && note != "" {
-		return []string{note}
+		notes = append(notes, note)
 	}
-	return nil
+	if liveFiltered(p, req) && req.CheckpointSeccomp != CheckpointSeccompRefuse {
+		notes = append(notes, seccompKeptNote)
+	}
+	return notes
+}
+
+// liveFiltered says the live checkpoint process runs under a seccomp
+// filter, or will once the runtime execs it.
+func liveFiltered(p LiveProcess, req Request) bool {
+	return req.Profile == ProfileCheckpoint && (p.Status.Seccomp != 0 || p.FilterPending)
 }
 
 // CheckLive decides whether the running process is what its profile
@@ -68,13 +78,13 @@ func CheckLive(p LiveProcess, req Request) error {
 		errs = append(errs, fmt.Errorf("%w: pid %d (uid %d) %s; check that the runtime and kernel know them (runc 1.0+, Linux 5.9+) and that nothing drops them after create",
 			ErrNotHeld, pid, status.UID, describeLiveGaps(gaps)))
 	}
-	if profile == ProfileCheckpoint && (status.Seccomp != 0 || p.FilterPending) {
+	if liveFiltered(p, req) && req.CheckpointSeccomp == CheckpointSeccompRefuse {
 		how := fmt.Sprintf("runs in seccomp mode %d", status.Seccomp)
 		if status.Seccomp == 0 {
 			how = "gets the seccomp filter of its config (linux.seccomp) when the runtime execs it"
 		}
-		errs = append(errs, fmt.Errorf("%w: pid %d %s, so criu dump will fail; run the container without a seccomp filter (checkpoint_seccomp = %q drops the one in the spec, not one the engine adds after create)",
-			ErrSeccompDump, pid, how, CheckpointSeccompRemove))
+		errs = append(errs, fmt.Errorf("%w: pid %d %s, so criu dump will fail, and the admin's checkpoint_seccomp = %q refuses that; run the container without a seccomp filter",
+			ErrSeccompDump, pid, how, CheckpointSeccompRefuse))
 	}
 	if rootMount(p.Mounts) == nil {
 		errs = append(errs, fmt.Errorf("%w: pid %d has no root mount in its mountinfo", ErrProcSysLive, pid))

@@ -28,6 +28,8 @@ type liveCase struct {
 	// filterPending: the config installs a seccomp filter the runtime
 	// has not installed yet.
 	filterPending bool
+	// refuseSeccomp: the admin's checkpoint_seccomp = "refuse".
+	refuseSeccomp bool
 	status        proc.Status
 	mountinfo     string
 	want          []error
@@ -63,8 +65,9 @@ func liveCases(mountinfo string) []liveCase {
 		{name: "checkpoint without a filter", profile: ProfileCheckpoint, status: checkpoint, mountinfo: mountinfo},
 		{name: "checkpoint holding only CAP_CHECKPOINT_RESTORE", profile: ProfileCheckpoint, status: granted, mountinfo: mountinfo,
 			want: []error{ErrNotHeld}, wantText: "lacks CAP_SETPCAP, CAP_SYS_PTRACE in bounding, effective, permitted, inheritable, ambient"},
-		{name: "checkpoint under a filter cannot dump", profile: ProfileCheckpoint, status: filtered, mountinfo: mountinfo, want: []error{ErrSeccompDump}, wantText: "seccomp mode 2"},
-		{name: "checkpoint before crun installs the config's filter", profile: ProfileCheckpoint, status: checkpoint, filterPending: true, mountinfo: mountinfo,
+		{name: "checkpoint under a filter, refused", profile: ProfileCheckpoint, refuseSeccomp: true, status: filtered, mountinfo: mountinfo, want: []error{ErrSeccompDump}, wantText: "seccomp mode 2"},
+		{name: "checkpoint under a filter, kept", profile: ProfileCheckpoint, status: filtered, mountinfo: mountinfo},
+		{name: "checkpoint before crun installs the config's filter", profile: ProfileCheckpoint, refuseSeccomp: true, status: checkpoint, filterPending: true, mountinfo: mountinfo,
 			want: []error{ErrSeccompDump}, wantText: "gets the seccomp filter of its config (linux.seccomp) when the runtime execs it"},
 		{name: "minimal before the config's filter is fine", status: granted, filterPending: true, mountinfo: mountinfo},
 		{name: "minimal under a filter is fine", status: func() proc.Status { s := granted; s.Seccomp = 2; return s }(), mountinfo: mountinfo},
@@ -98,7 +101,7 @@ func checkLiveCase(t *testing.T, tt liveCase) {
 		tt.profile = ProfileMinimal
 	}
 	err := CheckLive(LiveProcess{PID: 42, Status: tt.status, Mounts: parseMounts(t, tt.mountinfo), FilterPending: tt.filterPending},
-		Request{OptedIn: true, Profile: tt.profile, SharedPIDAllowed: tt.allowShared})
+		Request{OptedIn: true, Profile: tt.profile, SharedPIDAllowed: tt.allowShared, CheckpointSeccomp: map[bool]CheckpointSeccompMode{true: CheckpointSeccompRefuse, false: CheckpointSeccompKeep}[tt.refuseSeccomp]})
 	if len(tt.want) == 0 {
 		if err != nil {
 			t.Fatalf("unexpected refusal: %v", err)

@@ -69,10 +69,14 @@ func checkSharedPID(how string, req Request) (note string, err error) {
 // Overrides lists, for the log, each admin exception the spec's grant
 // relies on; nil when it relies on none.
 func Overrides(s *specs.Spec, req Request) []string {
+	var notes []string
 	if note, err := checkSharedPID(sharedPIDNamespace(s), req); err == nil && note != "" {
-		return []string{note}
+		notes = append(notes, note)
 	}
-	return nil
+	if checkpointFiltered(s, req) && req.CheckpointSeccomp == CheckpointSeccompKeep {
+		notes = append(notes, seccompKeptNote)
+	}
+	return notes
 }
 
 func sharedPIDRefusal(how string) error {

@@ -23,15 +23,23 @@ const (
 // CheckpointSeccompMode says what to do with a container opted in with
 // the checkpoint profile whose spec installs a seccomp filter. CRIU must
 // suspend a task's filter to dump it (PTRACE_O_SUSPEND_SECCOMP), which
-// the kernel allows only with CAP_SYS_ADMIN, so such a container cannot
-// do what its profile promises.
+// the kernel allows only with CAP_SYS_ADMIN, so criu dump fails in such a
+// container; criu restore works in it, and a dump taken under checkpoint
+// can only be restored under checkpoint (its tasks hold the profile).
 type CheckpointSeccompMode string
 
 const (
-	// CheckpointSeccompRefuse fails the container (the default).
+	// CheckpointSeccompKeep grants and keeps the filter (the default): the
+	// container can restore a checkpoint-profile dump under the engine's
+	// default seccomp profile; a dump in it fails, which the log, poststart
+	// and crhook verify say. A filter only takes from what the container
+	// could do without one, which the checkpoint profile already allows.
+	CheckpointSeccompKeep CheckpointSeccompMode = "keep"
+	// CheckpointSeccompRefuse fails the container: for admins who want a
+	// dump container's mistake caught at start.
 	CheckpointSeccompRefuse CheckpointSeccompMode = "refuse"
 	// CheckpointSeccompRemove drops the filter, an explicit weakening the
-	// admin chose; every removal is logged.
+	// admin chose so that dumps work; every removal is logged.
 	CheckpointSeccompRemove CheckpointSeccompMode = "remove"
 )
 
@@ -57,14 +65,15 @@ type Policy struct {
 }
 
 // DefaultPolicy is used when the admin wrote no config: the two profiles
-// that add no ptrace power, refusal on writable /proc/sys, clone3 opened.
+// that add no ptrace power, refusal on writable /proc/sys, clone3 opened,
+// a checkpoint container's seccomp filter kept.
 func DefaultPolicy() Policy {
 	return Policy{
 		DefaultProfile:    ProfileMinimal,
 		AllowedProfiles:   []Profile{ProfileMinimal, ProfileRestore},
 		ProcSys:           ProcSysRefuse,
 		OpenClone3:        true,
-		CheckpointSeccomp: CheckpointSeccompRefuse,
+		CheckpointSeccomp: CheckpointSeccompKeep,
 	}
 }
 
@@ -88,9 +97,10 @@ func (p Policy) Validate() error {
 		errs = append(errs, fmt.Errorf("proc_sys %s is not %q or %q", quote(string(p.ProcSys)), ProcSysRefuse, ProcSysAddReadonly))
 	}
 	switch p.CheckpointSeccomp {
-	case CheckpointSeccompRefuse, CheckpointSeccompRemove:
+	case CheckpointSeccompKeep, CheckpointSeccompRefuse, CheckpointSeccompRemove:
 	default:
-		errs = append(errs, fmt.Errorf("checkpoint_seccomp %s is not %q or %q", quote(string(p.CheckpointSeccomp)), CheckpointSeccompRefuse, CheckpointSeccompRemove))
+		errs = append(errs, fmt.Errorf("checkpoint_seccomp %s is not %q, %q or %q", quote(string(p.CheckpointSeccomp)),
+			CheckpointSeccompKeep, CheckpointSeccompRefuse, CheckpointSeccompRemove))
 	}
 	return errkind.BadInput(errors.Join(errs...))
 }

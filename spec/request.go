@@ -27,6 +27,8 @@ type Request struct {
 	Profile Profile
 	// SharedPIDAllowed carries the admin's allow_shared_pid_namespace.
 	SharedPIDAllowed bool
+	// CheckpointSeccomp carries the admin's checkpoint_seccomp.
+	CheckpointSeccomp CheckpointSeccompMode
 }
 
 // Annotations Kubernetes engines set on a pod's sandbox (pause)
@@ -62,7 +64,7 @@ func ResolveRequest(annotations map[string]string, policy Policy) (Request, erro
 	}
 	name, ok := annotations[AnnotationProfile]
 	if !ok {
-		return Request{OptedIn: true, Profile: policy.DefaultProfile, SharedPIDAllowed: policy.AllowSharedPID}, nil
+		return Request{OptedIn: true, Profile: policy.DefaultProfile, SharedPIDAllowed: policy.AllowSharedPID, CheckpointSeccomp: policy.CheckpointSeccomp}, nil
 	}
 	profile, err := ParseProfile(name)
 	if err != nil {
@@ -72,7 +74,7 @@ func ResolveRequest(annotations map[string]string, policy Policy) (Request, erro
 		return Request{}, fmt.Errorf("%w: profile %q is not in the admin's allowed_profiles (%s); pick one of those or ask the admin to allow it",
 			ErrNotAllowed, profile, profileList(policy.AllowedProfiles))
 	}
-	return Request{OptedIn: true, Profile: profile, SharedPIDAllowed: policy.AllowSharedPID}, nil
+	return Request{OptedIn: true, Profile: profile, SharedPIDAllowed: policy.AllowSharedPID, CheckpointSeccomp: policy.CheckpointSeccomp}, nil
 }
 
 // cannotOptIn reports whether raw is a JSON object that cannot hold the

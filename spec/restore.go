@@ -214,12 +214,27 @@ func inheritableMissing(dumped, here Creds, setpcap bool) uint64 {
 // profileFix names the smallest crhook profile granting caps, or says no
 // profile does.
 func profileFix(caps uint64) string {
+	const dropCaps = "or start the app with `crhook drop-caps --` so its dump holds none"
 	for _, p := range Profiles {
 		if caps&^capMask(p.Capabilities()) == 0 {
-			return "restore under profile " + string(p) + " (the dump's profile or a later one)"
+			return "restore under profile " + string(p) + " (the dump's profile or a later one), " + dropCaps
 		}
 	}
-	return "no crhook profile grants that; dump the tree in a container that does not hold it"
+	return "no crhook profile grants that; dump the tree in a container that does not hold it, " + dropCaps
+}
+
+// HoldsNoCapability reports whether every dumped thread holds nothing in
+// its effective, permitted, inheritable and ambient sets, as an app
+// started with `crhook drop-caps` does: its dump restores under any
+// profile.
+func (d Dump) HoldsNoCapability() bool {
+	for _, t := range d.Threads {
+		c := t.Creds
+		if c.Effective|c.Permitted|c.Inheritable|c.Ambient != 0 {
+			return false
+		}
+	}
+	return len(d.Threads) > 0
 }
 
 func fileBlockers(d Dump, site RestoreSite) []error {

@@ -28,6 +28,15 @@ func profileCreds(p Profile, nnp bool) Creds {
 	}
 }
 
+// droppedCreds are an app's after crhook drop-caps: nothing held,
+// no_new_privs set, the bounding set as given (empty when the container
+// held CAP_SETPCAP to drop it).
+func droppedCreds(bounding uint64) Creds {
+	c := profileCreds(ProfileMinimal, true)
+	c.Effective, c.Permitted, c.Inheritable, c.Ambient, c.Bounding = 0, 0, 0, 0, bounding
+	return c
+}
+
 func dumpOf(c Creds, pids ...int) Dump {
 	var d Dump
 	for _, p := range pids {
@@ -88,6 +97,19 @@ func restoreCapabilityCases() []restoreCase {
 			want: []string{"had no no_new_privs, so criu must trim its bounding set (needs CAP_SETPCAP); restore under profile restore"},
 		},
 		{name: "dump without no_new_privs, restore profile", dump: dumpOf(profileCreds(ProfileMinimal, false), 106), site: siteOf(profileCreds(ProfileRestore, true))},
+		{
+			name: "checkpoint dump of an app started with drop-caps (bounding set dropped), minimal restore",
+			dump: dumpOf(droppedCreds(0), 106), site: siteOf(minimalNNP),
+		},
+		{
+			name: "checkpoint dump of an app started with drop-caps under minimal (bounding set kept), minimal restore",
+			dump: dumpOf(droppedCreds(capMask(ProfileCheckpoint.Capabilities())|runcDefault), 106), site: siteOf(minimalNNP),
+		},
+		{
+			name: "checkpoint dump, minimal restore: the fix names drop-caps",
+			dump: dumpOf(profileCreds(ProfileCheckpoint, true), 106), site: siteOf(minimalNNP),
+			want: []string{"or start the app with `crhook drop-caps --` so its dump holds none"},
+		},
 		{
 			name: "checkpoint dump without no_new_privs, minimal restore: one fix for both",
 			dump: dumpOf(profileCreds(ProfileCheckpoint, false), 106),
@@ -219,4 +241,24 @@ func joinErrs(errs []error) string {
 		lines = append(lines, e.Error())
 	}
 	return strings.Join(lines, "\n")
+}
+
+func TestHoldsNoCapability(t *testing.T) {
+	tests := []struct {
+		name string
+		dump Dump
+		want bool
+	}{
+		{name: "started with drop-caps", dump: dumpOf(droppedCreds(0), 106, 130), want: true},
+		{name: "one thread holds minimal", dump: Dump{Threads: append(dumpOf(droppedCreds(0), 106).Threads, dumpOf(profileCreds(ProfileMinimal, true), 130).Threads...)}},
+		{name: "an ambient capability alone", dump: dumpOf(func() Creds { c := droppedCreds(0); c.Ambient = 1 << 40; return c }(), 106)},
+		{name: "no thread", dump: Dump{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.dump.HoldsNoCapability(); got != tt.want {
+				t.Errorf("HoldsNoCapability = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

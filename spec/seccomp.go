@@ -91,10 +91,15 @@ func InstallsFilter(sc *specs.LinuxSeccomp) bool {
 // kernel allows that only to a tracer holding CAP_SYS_ADMIN that runs
 // without a filter itself, which no crhook container is.
 func seccompDumpRefusal() error {
-	return fmt.Errorf("%w: profile %q is for dumping, and CRIU must suspend each task's seccomp filter to dump it, which needs CAP_SYS_ADMIN; "+
-		"run the container without a seccomp profile (--security-opt seccomp=unconfined; Kubernetes: no seccompProfile), "+
-		"or the admin can set checkpoint_seccomp = %q", ErrSeccompDump, ProfileCheckpoint, CheckpointSeccompRemove)
+	return fmt.Errorf("%w: CRIU must suspend each task's seccomp filter to dump it, which needs CAP_SYS_ADMIN, and the admin's checkpoint_seccomp = %q refuses "+
+		"such a checkpoint container; run it without a seccomp profile (--security-opt seccomp=unconfined; Kubernetes: seccompProfile Unconfined) to dump, "+
+		"or the admin can set checkpoint_seccomp = %q to restore in it", ErrSeccompDump, CheckpointSeccompRefuse, CheckpointSeccompKeep)
 }
+
+// seccompKeptNote is what the log says of a checkpoint container that
+// keeps its seccomp filter (checkpoint_seccomp = "keep", the default).
+const seccompKeptNote = "the checkpoint container keeps its seccomp filter (admin policy checkpoint_seccomp = keep): " +
+	"criu restore works in it, criu dump does not (suspending a filter needs CAP_SYS_ADMIN); dump in a container without one"
 
 // handedOff returns the action of a rule naming clone3, or else of the
 // default, that hands the call to a seccomp agent (SCMP_ACT_NOTIFY) or a

@@ -27,6 +27,7 @@ func commands() cli.Commands {
 	cmds["install"] = cli.Command{Run: installCommand, Usage: "install --for ENGINE [--dry-run]: wire crhook into podman, docker, containerd or crio"}
 	cmds["uninstall"] = cli.Command{Run: uninstallCommand, Usage: "uninstall --for ENGINE [--dry-run]: remove exactly what install wrote"}
 	cmds["patch"] = cli.Command{Run: patchCommand, Usage: "patch --bundle DIR [--profile P]: opt a bundle in and register the checks"}
+	cmds["drop-caps"] = cli.Command{Run: dropCapsCommand, Usage: "drop-caps -- CMD [ARGS]: run CMD holding no capability, so its dump restores under any profile"}
 	cmds["verify"] = cli.Command{Run: verifyCommand, Usage: "verify [--json] [--pids LIST | --tree N] [--images DIR]: inside a container, try a restore drill, or check a CRIU dump can be restored here"}
 	return cmds
 }

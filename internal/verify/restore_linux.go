@@ -43,6 +43,9 @@ func restorePreflight(dir string, dump spec.Dump) (Restore, Check) {
 	if len(r.Blockers) == 0 {
 		c.Status = StatusOK
 		c.Detail = fmt.Sprintf("%d thread(s) at PIDs %s; PIDs free, credentials and files as the dump needs", len(r.PIDs), pidsText(r.PIDs))
+		if dump.HoldsNoCapability() {
+			c.Detail += "; the dumped tasks hold no capability (crhook drop-caps), so any crhook profile restores them"
+		}
 		return r, c
 	}
 	c.Status, c.Detail = StatusFail, strings.Join(r.Blockers, "; ")

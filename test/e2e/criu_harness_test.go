@@ -83,7 +83,7 @@ func addCRIU(t *testing.T, rootfs, criu string) {
 			copyFile(t, real, dst, 0o755)
 		}
 	}
-	for _, a := range []string{"setsid", "mkdir"} {
+	for _, a := range []string{"setsid", "mkdir", "sed"} {
 		os.Symlink("busybox", filepath.Join(rootfs, "bin", a))
 	}
 	for name, text := range map[string]string{"criu-dump": criuDumpScript, "criu-restore": criuRestoreScript} {
@@ -99,11 +99,15 @@ func addCRIU(t *testing.T, rootfs, criu string) {
 // criuDumpScript runs the app and dumps it, as a user would: the app is
 // its own session (setsid) with no terminal, counting into a file; the
 // PID allocator is moved on first, so the app's PIDs are not the few a
-// fresh restore container uses for itself.
+// fresh restore container uses for itself. With the argument drop-caps
+// the app starts through crhook drop-caps and holds no capability, while
+// criu holds the container's profile.
 const criuDumpScript = `#!/bin/sh
 d=/ckpt
+prefix=
+[ "$1" = drop-caps ] && prefix="crhook drop-caps --"
 i=0; while [ $i -lt 150 ]; do ( : ); i=$((i+1)); done
-setsid sh -c 'i=0; while :; do i=$((i+1)); echo $i > /ckpt/counter; sleep 0.1; done' </dev/null >/dev/null 2>&1 &
+setsid $prefix sh -c 'i=0; while :; do i=$((i+1)); echo $i > /ckpt/counter; sleep 0.1; done' </dev/null >/dev/null 2>&1 &
 app=$!
 while [ ! -s $d/counter ]; do sleep 0.05; done
 echo "app=$app"
@@ -124,7 +128,7 @@ app=$1
 if [ -d /proc/$app ]; then
 	c1=$(cat $d/counter); c2=$c1; n=0
 	while [ "$c2" = "$c1" ] && [ $n -lt 50 ]; do sleep 0.1; c2=$(cat $d/counter); n=$((n+1)); done
-	echo "alive=$app counter=$c1,$c2"
+	echo "alive=$app counter=$c1,$c2 capeff=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/$app/status)"
 fi
 `
 
@@ -153,6 +157,8 @@ type restoreResult struct {
 	Restore      int
 	Alive        bool
 	Before, Then int
+	// CapEff is the restored app's effective set, as /proc shows it.
+	CapEff string
 }
 
 func parseRestore(t *testing.T, r result) restoreResult {
@@ -175,6 +181,7 @@ func parseRestore(t *testing.T, r result) restoreResult {
 		before, then, _ := strings.Cut(counter, ",")
 		rr.Before, _ = strconv.Atoi(before)
 		rr.Then, _ = strconv.Atoi(then)
+		rr.CapEff = field(r.Stdout, "capeff")
 	}
 	return rr
 }

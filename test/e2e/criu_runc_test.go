@@ -24,9 +24,10 @@ func criuBundle(t *testing.T, criu, images string, args ...string) bundle {
 
 // runcDump dumps the app from a runc container patched with profile,
 // which runs without a seccomp filter (runc's default spec has none).
-func runcDump(t *testing.T, criu, images, configPath, profile string) dumpResult {
+// dumpArgs go to criu-dump ("drop-caps" starts the app without any).
+func runcDump(t *testing.T, criu, images, configPath, profile string, dumpArgs ...string) dumpResult {
 	t.Helper()
-	b := criuBundle(t, criu, images, "/bin/criu-dump")
+	b := criuBundle(t, criu, images, append([]string{"/bin/criu-dump"}, dumpArgs...)...)
 	if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", profile, "--config", configPath); r.Code != 0 {
 		t.Fatalf("patch: %s", r)
 	}
@@ -88,15 +89,28 @@ func TestCRIURunc(t *testing.T) {
 	t.Run("checkpoint dump, checkpoint restore", func(t *testing.T) {
 		images := imagesDir(t)
 		dump := runcDump(t, criu, images, configPath, "checkpoint")
-		// A checkpoint container runs without a seccomp filter: crhook
-		// refuses one under Docker's profile (see the refusal test).
+		// The restore container keeps Docker's default seccomp profile:
+		// the filter stops a dump, not a restore.
 		b := criuBundle(t, criu, images, "/bin/criu-restore", strconv.Itoa(dump.App))
+		b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = dockerSeccomp(t, s) })
 		grantByPatch(configPath, "checkpoint")(t, b)
 		assertRestored(t, parseRestore(t, runcRun(t, b)), dump, images)
 		t.Run("under minimal the preflight refuses, and criu fails", func(t *testing.T) {
 			rr := runcRestore(t, criu, images, dump.App, grantByPatch(configPath, "minimal"))
 			assertRefused(t, rr, images, "holds CAP_SETPCAP, CAP_SYS_PTRACE, which this container lacks", "Unable to restore capabilities")
 		})
+	})
+	t.Run("an app started with drop-caps: checkpoint dump, minimal restore under Docker's seccomp", func(t *testing.T) {
+		images := imagesDir(t)
+		dump := runcDump(t, criu, images, configPath, "checkpoint", "drop-caps")
+		rr := runcRestore(t, criu, images, dump.App, grantByPatch(configPath, "minimal"))
+		assertRestored(t, rr, dump, images)
+		if rr.CapEff != "0000000000000000" {
+			t.Errorf("the restored app holds capabilities %s; it started with none", rr.CapEff)
+		}
+		if c := check(t, rr.Report, "restore_images"); !strings.Contains(c.Detail, "hold no capability") {
+			t.Errorf("the preflight does not say the dump holds no capability: %+v", c)
+		}
 	})
 	t.Run("a dump under a seccomp filter fails, as verify says", func(t *testing.T) {
 		assertDumpUnderSeccompFails(t, criu, configPath)

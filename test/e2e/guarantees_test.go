@@ -215,14 +215,15 @@ func TestCheckpointNeverInSharedPIDNamespace(t *testing.T) {
 	})
 }
 
-// TestPoststartSeccompOnEveryRuntime: a checkpoint container whose config
-// installs a seccomp filter, with noNewPrivileges, reaches poststart
-// (createRuntime is not registered). runc installs the filter before it
+// TestPoststartSeccompOnEveryRuntime: under checkpoint_seccomp =
+// "refuse", a checkpoint container whose config installs a seccomp
+// filter, with noNewPrivileges, reaches poststart (createRuntime is not
+// registered). runc installs the filter before it
 // runs poststart; crun installs it right before exec, after it starts
 // poststart. Either way poststart must refuse it: its live check says
 // what the container will run under.
 func TestPoststartSeccompOnEveryRuntime(t *testing.T) {
-	const policy = "allowed_profiles = [\"minimal\", \"restore\", \"checkpoint\"]\n"
+	const policy = "allowed_profiles = [\"minimal\", \"restore\", \"checkpoint\"]\ncheckpoint_seccomp = \"refuse\"\n"
 	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
 		assertHookRefuses(t, rt, "poststart", policy, func(s *specs.Spec) {
 			for _, c := range spec.ProfileCheckpoint.Capabilities() {

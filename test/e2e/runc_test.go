@@ -276,20 +276,45 @@ func TestConcurrentPatch(t *testing.T) {
 	}
 }
 
-// TestCheckpointUnderSeccompIsRefused: a checkpoint container under
-// Docker's seccomp profile could not be dumped (CRIU must suspend the
-// filter, which needs CAP_SYS_ADMIN), so crhook refuses it before it
-// starts, naming seccomp and the admin's setting.
-func TestCheckpointUnderSeccompIsRefused(t *testing.T) {
-	b := newBundle(t, "true")
-	b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = dockerSeccomp(t, s) })
-	before := readFile(t, b.ConfigPath())
-	configPath, _ := writeConfig(t, `allowed_profiles = ["minimal", "restore", "checkpoint"]`)
-	r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "checkpoint", "--config", configPath)
-	if r.Code != 1 || !strings.Contains(r.Stderr, "seccomp") || !strings.Contains(r.Stderr, `checkpoint_seccomp = "remove"`) {
-		t.Fatalf("patch must refuse, naming seccomp and the admin's choice: %s", r)
-	}
-	if readFile(t, b.ConfigPath()) != before {
-		t.Fatal("a refused patch changed config.json")
-	}
+// TestCheckpointUnderSeccomp: a checkpoint container under Docker's
+// seccomp profile cannot dump (CRIU must suspend the filter, which needs
+// CAP_SYS_ADMIN) but can restore. By default crhook grants and keeps the
+// filter, and says so in the log; with checkpoint_seccomp = "refuse" it
+// refuses it before it starts, naming seccomp.
+func TestCheckpointUnderSeccomp(t *testing.T) {
+	const allowed = `allowed_profiles = ["minimal", "restore", "checkpoint"]` + "\n"
+	t.Run("kept by default, and logged", func(t *testing.T) {
+		b := newBundle(t, "true")
+		b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = dockerSeccomp(t, s) })
+		configPath, logPath := writeConfig(t, allowed)
+		if r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "checkpoint", "--config", configPath); r.Code != 0 {
+			t.Fatalf("patch: %s", r)
+		}
+		if s := b.Spec(t); s.Linux.Seccomp == nil {
+			t.Fatal("the filter is gone")
+		}
+		if r := runcRun(t, b); r.Code != 0 {
+			t.Fatalf("runc: %s", r)
+		}
+		for _, stage := range []string{"patch", "createRuntime", "poststart"} {
+			if !slices.ContainsFunc(readLog(t, logPath), func(l logLine) bool {
+				return l.Stage == stage && strings.Contains(strings.Join(l.Notes, ";"), "keeps its seccomp filter")
+			}) {
+				t.Errorf("%s did not log that the filter stays and dumps fail", stage)
+			}
+		}
+	})
+	t.Run("refused under checkpoint_seccomp = refuse", func(t *testing.T) {
+		b := newBundle(t, "true")
+		b.Edit(t, func(s *specs.Spec) { s.Linux.Seccomp = dockerSeccomp(t, s) })
+		before := readFile(t, b.ConfigPath())
+		configPath, _ := writeConfig(t, allowed+`checkpoint_seccomp = "refuse"`)
+		r := crhook(t, nil, "patch", "--bundle", b.Dir, "--profile", "checkpoint", "--config", configPath)
+		if r.Code != 1 || !strings.Contains(r.Stderr, "a seccomp filter stops criu dump") {
+			t.Fatalf("patch must refuse, naming seccomp: %s", r)
+		}
+		if readFile(t, b.ConfigPath()) != before {
+			t.Fatal("a refused patch changed config.json")
+		}
+	})
 }
