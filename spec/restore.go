@@ -46,10 +46,21 @@ type DumpedFile struct {
 	Read, Write bool
 }
 
+// DumpedConnection is a TCP socket the dumped tree held with a peer,
+// which CRIU restores with TCP repair.
+type DumpedConnection struct {
+	// Local and Remote are "address:port".
+	Local, Remote string
+}
+
 // Dump is what the restore preflight needs from a CRIU image directory.
 type Dump struct {
-	Threads []DumpedThread
-	Files   []DumpedFile
+	Threads     []DumpedThread
+	Files       []DumpedFile
+	Connections []DumpedConnection
+	// ConnectionsClosed is criu dump --tcp-close: criu restore then shuts
+	// the connections down instead of repairing them.
+	ConnectionsClosed bool
 }
 
 // PIDs returns every thread id of the dump, in image order.
@@ -105,7 +116,29 @@ func RestoreBlockers(d Dump, site RestoreSite) []error {
 	errs = append(errs, pidBlockers(d, site)...)
 	errs = append(errs, credsBlockers(d, site)...)
 	errs = append(errs, fileBlockers(d, site)...)
+	if len(d.Connections) > 0 && !d.ConnectionsClosed && !has(site.Creds.Effective, capability.CAP_NET_ADMIN) {
+		add("the dump holds %s; criu restores a connected socket with TCP repair, which needs %s, and crhook grants it to no profile; "+
+			"let the app close its connections before the dump (or dump and restore with --tcp-close) and reconnect after the restore", connectionList(d.Connections), "CAP_NET_ADMIN")
+	}
 	return errs
+}
+
+// connectionList renders up to 4 connections, then how many more.
+func connectionList(cs []DumpedConnection) string {
+	const shown = 4
+	var parts []string
+	for i, c := range cs {
+		if i == shown {
+			parts = append(parts, fmt.Sprintf("and %d more", len(cs)-shown))
+			break
+		}
+		parts = append(parts, c.Local+" to "+c.Remote)
+	}
+	noun := "a connected TCP socket"
+	if len(cs) > 1 {
+		noun = fmt.Sprintf("%d connected TCP sockets", len(cs))
+	}
+	return noun + " (" + strings.Join(parts, ", ") + ")"
 }
 
 func pidBlockers(d Dump, site RestoreSite) []error {
@@ -239,7 +272,11 @@ func (d Dump) HoldsNoCapability() bool {
 
 func fileBlockers(d Dump, site RestoreSite) []error {
 	var errs []error
+	said := map[string]bool{}
 	for _, f := range d.Files {
+		if said[f.Path] {
+			continue // several tasks had it open: one line says it
+		}
 		st := site.Files[f.Path]
 		var why string
 		switch {
@@ -254,6 +291,7 @@ func fileBlockers(d Dump, site RestoreSite) []error {
 		default:
 			continue
 		}
+		said[f.Path] = true
 		errs = append(errs, fmt.Errorf("%w: file %s, which the dumped tree had open, %s; restore with the same files at the same paths", ErrRestoreBlocked, quote(f.Path), why))
 	}
 	return errs

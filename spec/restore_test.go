@@ -164,7 +164,16 @@ func restorePIDCases() []restoreCase {
 // dumped tree had.
 func restoreIdentityAndFileCases() []restoreCase {
 	minimalNNP := profileCreds(ProfileMinimal, true)
+	connected := func(cs ...DumpedConnection) Dump { d := dumpOf(minimalNNP, 106); d.Connections = cs; return d }
+	c1 := DumpedConnection{Local: "127.0.0.1:40000", Remote: "127.0.0.1:8080"}
 	return []restoreCase{
+		{name: "an established TCP connection needs CAP_NET_ADMIN", dump: connected(c1), site: siteOf(minimalNNP),
+			want: []string{"the dump holds a connected TCP socket (127.0.0.1:40000 to 127.0.0.1:8080); criu restores a connected socket with TCP repair, which needs CAP_NET_ADMIN"}},
+		{name: "many connections", dump: connected(c1, c1, c1, c1, c1, c1), site: siteOf(minimalNNP), want: []string{"6 connected TCP sockets (127.0.0.1:40000 to 127.0.0.1:8080, 127.0.0.1:40000 to 127.0.0.1:8080, 127.0.0.1:40000 to 127.0.0.1:8080, 127.0.0.1:40000 to 127.0.0.1:8080, and 2 more)"}},
+		{name: "connections dumped with --tcp-close need nothing",
+			dump: func() Dump { d := connected(c1); d.ConnectionsClosed = true; return d }(), site: siteOf(minimalNNP)},
+		{name: "a connection where CAP_NET_ADMIN is held", dump: connected(c1),
+			site: func() RestoreSite { c := minimalNNP; c.Effective |= 1 << 12; return siteOf(c) }()},
 		{
 			name: "other uid",
 			dump: dumpOf(minimalNNP, 106),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"path/filepath"
 	"strconv"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/inventory"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/pstree"
 	remap_file_path "github.com/checkpoint-restore/go-criu/v7/crit/images/remap-file-path"
+	sk_inet "github.com/checkpoint-restore/go-criu/v7/crit/images/sk-inet"
 	"github.com/checkpoint-restore/go-criu/v7/magic"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -86,11 +88,11 @@ func (r *reader) read() (spec.Dump, error) {
 	if err != nil {
 		return spec.Dump{}, err
 	}
-	files, err := r.files()
+	files, conns, err := r.files()
 	if err != nil {
 		return spec.Dump{}, err
 	}
-	return spec.Dump{Threads: threads, Files: files}, nil
+	return spec.Dump{Threads: threads, Files: files, Connections: conns, ConnectionsClosed: inv.GetTcpClose()}, nil
 }
 
 // tree reads pstree.img, then each thread's core-TID.img once. A thread
@@ -171,10 +173,11 @@ func (r *reader) creds(tid uint32) (spec.Creds, error) {
 	return creds, nil
 }
 
-// files reads the regular files of files.img that CRIU reopens by path:
-// not external ones, and not those remap-fpath.img replaces (files
-// deleted or unreachable at dump time, restored from the images).
-func (r *reader) files() ([]spec.DumpedFile, error) {
+// files reads the regular files of files.img that CRIU reopens by path
+// (not external ones, and not those remap-fpath.img replaces: files
+// deleted or unreachable at dump time, restored from the images), and
+// its TCP sockets in a connected state.
+func (r *reader) files() ([]spec.DumpedFile, []spec.DumpedConnection, error) {
 	remapped := map[uint32]bool{}
 	var remap remap_file_path.RemapFilePathEntry
 	err := r.entries("remap-fpath.img", "REMAP_FPATH", maxListImage, &remap, func() error {
@@ -185,11 +188,19 @@ func (r *reader) files() ([]spec.DumpedFile, error) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, nil, err
 	}
 	var files []spec.DumpedFile
+	var conns []spec.DumpedConnection
 	var entry fdinfo.FileEntry
 	err = r.entries("files.img", "FILES", maxListImage, &entry, func() error {
+		if c, ok := connection(entry.GetIsk()); ok && entry.GetType() == fdinfo.FdTypes_INETSK {
+			if len(conns) >= maxFiles {
+				return fmt.Errorf("%w: files.img lists more than %d connected sockets", ErrTooLarge, maxFiles)
+			}
+			conns = append(conns, c)
+			return nil
+		}
 		reg := entry.GetReg()
 		if entry.GetType() != fdinfo.FdTypes_REG || reg == nil || reg.GetExt() || remapped[entry.GetId()] {
 			return nil
@@ -206,9 +217,25 @@ func (r *reader) files() ([]spec.DumpedFile, error) {
 		return nil
 	})
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return files, err
+	return files, conns, err
+}
+
+// connection is a TCP socket of files.img that CRIU restores as a
+// connection: one with a peer port (tcp_connection in criu/sk-inet.c).
+func connection(sk *sk_inet.InetSkEntry) (spec.DumpedConnection, bool) {
+	if sk == nil || sk.GetProto() != unix.IPPROTO_TCP || sk.GetDstPort() == 0 {
+		return spec.DumpedConnection{}, false
+	}
+	addr := func(words []uint32, port uint32) string {
+		ip := make(net.IP, 0, 16)
+		for _, w := range words {
+			ip = binary.LittleEndian.AppendUint32(ip, w)
+		}
+		return net.JoinHostPort(ip.String(), strconv.FormatUint(uint64(port), 10))
+	}
+	return spec.DumpedConnection{Local: addr(sk.GetSrcAddr(), sk.GetSrcPort()), Remote: addr(sk.GetDstAddr(), sk.GetDstPort())}, true
 }
 
 // image reads image name, at most limit bytes and what is left of the

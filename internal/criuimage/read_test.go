@@ -13,6 +13,7 @@ import (
 
 	"github.com/checkpoint-restore/go-criu/v7/crit"
 	criu_core "github.com/checkpoint-restore/go-criu/v7/crit/images/criu-core"
+	"github.com/checkpoint-restore/go-criu/v7/crit/images/inventory"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/pstree"
 
 	"google.golang.org/protobuf/proto"
@@ -479,5 +480,62 @@ func checkBounds(t *testing.T, d spec.Dump) {
 			t.Fatalf("thread %d twice, or with %d groups", th.PID, len(th.Creds.Groups))
 		}
 		seen[th.PID] = true
+	}
+}
+
+// TestReadConnections: files.img's TCP sockets with a peer are the
+// dump's connections, a listening one is not, and inventory.img's
+// tcp_close (criu dump --tcp-close) is read with them.
+func TestReadConnections(t *testing.T) {
+	d, err := imagetest.ReadDump(realDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := imagetest.Entries(d["files.img"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := [4]byte{127, 0, 0, 1}
+	established := must(imagetest.TCPSocket(900, 1, lo, lo, 40000, 8080))
+	listening := must(imagetest.TCPSocket(901, 10, lo, [4]byte{}, 8080, 0))
+	closeWait := must(imagetest.TCPSocket(902, 8, [4]byte{10, 0, 0, 2}, [4]byte{10, 0, 0, 1}, 40001, 443))
+	d["files.img"] = imagetest.Image("FILES", append(entries, established, listening, closeWait)...)
+	dir := t.TempDir()
+	if err := d.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	dump, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []spec.DumpedConnection{{Local: "127.0.0.1:40000", Remote: "127.0.0.1:8080"}, {Local: "10.0.0.2:40001", Remote: "10.0.0.1:443"}}
+	if !slices.Equal(dump.Connections, want) {
+		t.Errorf("connections %v, want %v", dump.Connections, want)
+	}
+	if !hasFile(dump.Files, "/bin/busybox") {
+		t.Error("the regular files are gone")
+	}
+	if dump.ConnectionsClosed {
+		t.Error("a dump without --tcp-close reads as closed")
+	}
+
+	var inv inventory.InventoryEntry
+	invEntries, err := imagetest.Entries(d["inventory.img"])
+	if err != nil || len(invEntries) != 1 {
+		t.Fatalf("inventory.img: %d entries, %v", len(invEntries), err)
+	}
+	if err := proto.Unmarshal(invEntries[0], &inv); err != nil {
+		t.Fatal(err)
+	}
+	inv.TcpClose = proto.Bool(true)
+	d["inventory.img"] = imagetest.Image("INVENTORY", must(proto.Marshal(&inv)))
+	if err := d.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if dump, err = Read(dir); err != nil {
+		t.Fatal(err)
+	}
+	if !dump.ConnectionsClosed || len(dump.Connections) != 2 {
+		t.Errorf("--tcp-close dump: closed %v, %d connections; want true, 2", dump.ConnectionsClosed, len(dump.Connections))
 	}
 }

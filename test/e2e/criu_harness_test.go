@@ -122,7 +122,7 @@ d=/ckpt
 rm -f $d/restore.log $d/restore.out
 crhook verify --images $d --json
 echo "preflight=$?"
-criu restore --unprivileged -D $d -d -o restore.log -v4 >$d/restore.out 2>&1
+criu restore --unprivileged -D $d -d -o restore.log -v4 ${CRIU_RESTORE_ARGS:-} >$d/restore.out 2>&1
 echo "restore=$?"
 app=$1
 if [ -d /proc/$app ]; then

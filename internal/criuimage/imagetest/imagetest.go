@@ -14,7 +14,11 @@ import (
 
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/creds"
 	criu_core "github.com/checkpoint-restore/go-criu/v7/crit/images/criu-core"
+	"github.com/checkpoint-restore/go-criu/v7/crit/images/fdinfo"
+	"github.com/checkpoint-restore/go-criu/v7/crit/images/fown"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/pstree"
+	sk_inet "github.com/checkpoint-restore/go-criu/v7/crit/images/sk-inet"
+	sk_opts "github.com/checkpoint-restore/go-criu/v7/crit/images/sk-opts"
 	"github.com/checkpoint-restore/go-criu/v7/magic"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -54,7 +58,10 @@ func ReadDump(dir string) (Dump, error) {
 // entry behind its little-endian 32-bit size.
 func Image(kind string, entries ...[]byte) []byte {
 	m := magic.LoadMagic()
-	out := binary.LittleEndian.AppendUint32(nil, uint32(m.ByName["IMG_COMMON"]))
+	var out []byte
+	if kind != "INVENTORY" { // inventory.img alone has no common magic first
+		out = binary.LittleEndian.AppendUint32(out, uint32(m.ByName["IMG_COMMON"]))
+	}
 	out = binary.LittleEndian.AppendUint32(out, uint32(m.ByName[kind]))
 	for _, e := range entries {
 		out = binary.LittleEndian.AppendUint32(out, uint32(len(e)))
@@ -65,11 +72,15 @@ func Image(kind string, entries ...[]byte) []byte {
 
 // Entries returns the encoded entries of an image, without its magic.
 func Entries(img []byte) ([][]byte, error) {
-	if len(img) < 8 {
+	head := 8
+	if len(img) >= 4 && uint64(binary.LittleEndian.Uint32(img)) != magic.LoadMagic().ByName["IMG_COMMON"] {
+		head = 4
+	}
+	if len(img) < head {
 		return nil, fmt.Errorf("image of %d bytes", len(img))
 	}
 	var out [][]byte
-	for rest := img[8:]; len(rest) > 0; {
+	for rest := img[head:]; len(rest) > 0; {
 		if len(rest) < 4 {
 			return nil, fmt.Errorf("entry cut short")
 		}
@@ -155,3 +166,22 @@ func appendToCore(core, extra []byte) ([]byte, error) {
 
 // CoreName is the core image of thread tid.
 func CoreName(tid uint32) string { return fmt.Sprintf("core-%d.img", tid) }
+
+// TCPSocket is files.img's entry for a TCP socket over IPv4 in state
+// (1 is ESTABLISHED, 10 LISTEN), as CRIU writes one: addresses as the
+// kernel's 32-bit words in host order.
+func TCPSocket(id uint32, state uint32, src, dst [4]byte, srcPort, dstPort uint32) ([]byte, error) {
+	word := func(a [4]byte) []uint32 { return []uint32{binary.LittleEndian.Uint32(a[:])} }
+	zero, zero64 := proto.Uint32(0), proto.Uint64(0)
+	e := &fdinfo.FileEntry{
+		Type: fdinfo.FdTypes_INETSK.Enum(), Id: proto.Uint32(id),
+		Isk: &sk_inet.InetSkEntry{
+			Id: proto.Uint32(id), Ino: proto.Uint32(id), Family: proto.Uint32(2), Type: proto.Uint32(1), Proto: proto.Uint32(6),
+			State: proto.Uint32(state), SrcPort: proto.Uint32(srcPort), DstPort: proto.Uint32(dstPort), Flags: zero, Backlog: zero,
+			SrcAddr: word(src), DstAddr: word(dst),
+			Fown: &fown.FownEntry{Uid: zero, Euid: zero, Signum: zero, PidType: zero, Pid: zero},
+			Opts: &sk_opts.SkOptsEntry{SoSndbuf: zero, SoRcvbuf: zero, SoSndTmoSec: zero64, SoSndTmoUsec: zero64, SoRcvTmoSec: zero64, SoRcvTmoUsec: zero64},
+		},
+	}
+	return proto.Marshal(e)
+}
