@@ -11,6 +11,8 @@ PREFIX ?= /usr/local
 # Debian packages the end-to-end tests and the demo drive for real.
 TEST_PACKAGES := runc crun podman containerd docker.io busybox-static python3 time
 DEMO_PACKAGES := runc busybox-static python3
+# make test-criu dumps and restores a HotSpot JVM, Debian's OpenJDK.
+CRIU_TEST_PACKAGES := openjdk-17-jdk-headless
 # The benchmarks' PID cycler is C (bench/cycle), for speed.
 BENCH_PACKAGES := runc busybox-static python3 gcc libc6-dev
 
@@ -91,6 +93,7 @@ test: deps-test lint build $(RUNC_NEWEST)
 # fails; in make test those tests skip with one line.
 test-criu: deps-test $(RUNC_NEWEST)
 	@test -n "$(CRIU)" || { echo "make test-criu: set CRIU=PATH to a criu >= 3.18" >&2; exit 2; }
+	@scripts/ensure-packages.sh $(CRIU_TEST_PACKAGES)
 	cd test && CRIU=$(abspath $(CRIU)) CRHOOK_REQUIRE_CRIU=1 CRHOOK_RUNC_NEWEST=$(RUNC_NEWEST) $(GO) test -count=1 -timeout 20m -run 'CRIU' -v ./e2e
 
 # A single-node cluster built from the releases' own modules, in a network

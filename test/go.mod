@@ -3,6 +3,7 @@ module github.com/crhook/crhook/test
 go 1.26.8
 
 require (
+	github.com/checkpoint-restore/go-criu/v7 v7.2.0
 	github.com/containerd/containerd/v2 v2.4.2
 	github.com/containers/common v0.60.4
 	github.com/crhook/crhook v0.0.0
@@ -18,7 +19,6 @@ require (
 
 require (
 	dario.cat/mergo v1.0.2 // indirect
-	github.com/checkpoint-restore/go-criu/v7 v7.2.0 // indirect
 	github.com/containerd/errdefs v1.0.0 // indirect
 	github.com/containerd/log v0.2.0 // indirect
 	github.com/containerd/plugin v1.1.0 // indirect

@@ -97,26 +97,32 @@ func addCRIU(t *testing.T, rootfs, criu string) {
 }
 
 // criuDumpScript runs the app and dumps it, as a user would: the app is
-// its own session (setsid) with no terminal, counting into a file; the
-// PID allocator is moved on first, so the app's PIDs are not the few a
-// fresh restore container uses for itself. With the argument drop-caps
-// the app starts through crhook drop-caps and holds no capability, while
-// criu holds the container's profile.
+// its own session (setsid) with no terminal, counting into
+// /ckpt/counter; the PID allocator is moved on first, so the app's PIDs
+// are not the few a fresh restore container uses for itself. With the
+// argument drop-caps the app starts through crhook drop-caps and holds no
+// capability, while criu holds the container's profile. $APP, when set,
+// is the app's command line instead of a shell loop (a JVM, say).
 const criuDumpScript = `#!/bin/sh
 d=/ckpt
 prefix=
 [ "$1" = drop-caps ] && prefix="crhook drop-caps --"
 i=0; while [ $i -lt 150 ]; do ( : ); i=$((i+1)); done
-setsid $prefix sh -c 'i=0; while :; do i=$((i+1)); echo $i > /ckpt/counter; sleep 0.1; done' </dev/null >/dev/null 2>&1 &
+if [ -n "${APP:-}" ]; then
+	setsid $prefix $APP </dev/null >$d/app.log 2>&1 &
+else
+	setsid $prefix sh -c 'i=0; while :; do i=$((i+1)); echo $i > /ckpt/counter; sleep 0.1; done' </dev/null >/dev/null 2>&1 &
+fi
 app=$!
-while [ ! -s $d/counter ]; do sleep 0.05; done
+n=0; while [ ! -s $d/counter ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done
 echo "app=$app"
 criu dump --unprivileged -t $app -D $d -o dump.log -v4
 echo "dump=$?"
 `
 
 // criuRestoreScript runs the preflight, then criu restore, and reports
-// whether the app came back at its PID and went on counting.
+// whether the app came back at its PID, with which thread IDs, and
+// whether it went on counting.
 const criuRestoreScript = `#!/bin/sh
 d=/ckpt
 rm -f $d/restore.log $d/restore.out
@@ -126,6 +132,7 @@ criu restore --unprivileged -D $d -d -o restore.log -v4 ${CRIU_RESTORE_ARGS:-} >
 echo "restore=$?"
 app=$1
 if [ -d /proc/$app ]; then
+	for task in /proc/$app/task/*; do echo "task=${task##*/}"; done
 	c1=$(cat $d/counter); c2=$c1; n=0
 	while [ "$c2" = "$c1" ] && [ $n -lt 50 ]; do sleep 0.1; c2=$(cat $d/counter); n=$((n+1)); done
 	echo "alive=$app counter=$c1,$c2 capeff=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/$app/status)"
@@ -159,6 +166,8 @@ type restoreResult struct {
 	Before, Then int
 	// CapEff is the restored app's effective set, as /proc shows it.
 	CapEff string
+	// Tasks are the restored app's thread IDs, right after the restore.
+	Tasks []int
 }
 
 func parseRestore(t *testing.T, r result) restoreResult {
@@ -182,6 +191,15 @@ func parseRestore(t *testing.T, r result) restoreResult {
 		rr.Before, _ = strconv.Atoi(before)
 		rr.Then, _ = strconv.Atoi(then)
 		rr.CapEff = field(r.Stdout, "capeff")
+	}
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		if id, ok := strings.CutPrefix(line, "task="); ok {
+			n, err := strconv.Atoi(id)
+			if err != nil {
+				t.Fatalf("criu-restore listed task %q", id)
+			}
+			rr.Tasks = append(rr.Tasks, n)
+		}
 	}
 	return rr
 }
