@@ -11,8 +11,9 @@ PREFIX ?= /usr/local
 # Debian packages the end-to-end tests and the demo drive for real.
 TEST_PACKAGES := runc crun podman containerd docker.io busybox-static python3 time
 DEMO_PACKAGES := runc busybox-static python3
-# make test-criu dumps and restores a HotSpot JVM, Debian's OpenJDK.
-CRIU_TEST_PACKAGES := openjdk-17-jdk-headless
+# make test-criu dumps and restores a HotSpot JVM (Debian's OpenJDK) and
+# migrates between two network namespaces (ip).
+CRIU_TEST_PACKAGES := openjdk-17-jdk-headless iproute2
 # The benchmarks' PID cycler is C (bench/cycle), for speed.
 BENCH_PACKAGES := runc busybox-static python3 gcc libc6-dev
 

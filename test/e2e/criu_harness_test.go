@@ -102,7 +102,8 @@ func addCRIU(t *testing.T, rootfs, criu string) {
 // are not the few a fresh restore container uses for itself. With the
 // argument drop-caps the app starts through crhook drop-caps and holds no
 // capability, while criu holds the container's profile. $APP, when set,
-// is the app's command line instead of a shell loop (a JVM, say).
+// is the app's command line instead of a shell loop (a JVM, say), and
+// $CRIU_DUMP_ARGS go to criu dump (--page-server, say).
 const criuDumpScript = `#!/bin/sh
 d=/ckpt
 prefix=
@@ -116,7 +117,7 @@ fi
 app=$!
 n=0; while [ ! -s $d/counter ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done
 echo "app=$app"
-criu dump --unprivileged -t $app -D $d -o dump.log -v4
+criu dump --unprivileged -t $app -D $d -o dump.log -v4 ${CRIU_DUMP_ARGS:-}
 echo "dump=$?"
 `
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,13 @@ func importImage(t *testing.T, changes ...string) string {
 // rootfs before it is imported.
 func importRootfs(t *testing.T, extra func(rootfs string), changes ...string) string {
 	t.Helper()
+	return importRootfsTo(t, nil, extra, changes...)
+}
+
+// importRootfsTo is importRootfs into the podman store that the global
+// flags store name (none: the default one).
+func importRootfsTo(t *testing.T, store []string, extra func(rootfs string), changes ...string) string {
+	t.Helper()
 	requireRoot(t)
 	podman := requireTool(t, "podman")
 	dir := t.TempDir()
@@ -35,14 +43,14 @@ func importRootfs(t *testing.T, extra func(rootfs string), changes ...string) st
 		t.Fatalf("tar: %s", r)
 	}
 	name := fmt.Sprintf("localhost/crhook-e2e:%d-%d", os.Getpid(), containerSeq.Add(1))
-	args := []string{"import"}
+	args := append(slices.Clone(store), "import")
 	for _, c := range changes {
 		args = append(args, "--change", c)
 	}
 	if r := run(t, nil, podman, append(args, tarball, name)...); r.Code != 0 {
 		t.Fatalf("podman import: %s", r)
 	}
-	t.Cleanup(func() { exec.Command(podman, "rmi", "--force", name).Run() })
+	t.Cleanup(func() { exec.Command(podman, append(slices.Clone(store), "rmi", "--force", name)...).Run() })
 	return name
 }
 
