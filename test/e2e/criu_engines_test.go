@@ -31,9 +31,9 @@ func TestCRIUPodman(t *testing.T) {
 		a = append(append(append(a, flags...), image), args...)
 		return podman(t, a...)
 	}
-	dump := func(t *testing.T, images, profile string) dumpResult {
+	dump := func(t *testing.T, images, profile string, dumpArgs ...string) dumpResult {
 		t.Helper()
-		d := parseDump(t, run(t, images, profile, []string{"--security-opt", "seccomp=unconfined"}, "/bin/criu-dump"))
+		d := parseDump(t, run(t, images, profile, []string{"--security-opt", "seccomp=unconfined"}, append([]string{"/bin/criu-dump"}, dumpArgs...)...))
 		if d.Code != 0 {
 			t.Fatalf("criu dump failed (%d):\n%s", d.Code, tail(criuLog(t, images, "dump.log"), 3000))
 		}
@@ -68,6 +68,15 @@ func TestCRIUPodman(t *testing.T) {
 		t.Run("checkpoint restore under podman's default seccomp profile", func(t *testing.T) {
 			assertRestored(t, restore(t, images, "checkpoint", d.App), d, images)
 		})
+	})
+	t.Run("an app started with drop-caps: checkpoint dump, minimal restore under podman's seccomp", func(t *testing.T) {
+		images := imagesDir(t)
+		d := dump(t, images, "checkpoint", "drop-caps")
+		rr := restore(t, images, "minimal", d.App)
+		assertRestored(t, rr, d, images)
+		if rr.CapEff != "0000000000000000" {
+			t.Errorf("the restored app holds capabilities %s; it started with none", rr.CapEff)
+		}
 	})
 }
 
