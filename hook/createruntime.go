@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/crhook/crhook/internal/hostpath"
 	"github.com/crhook/crhook/spec"
@@ -33,9 +34,15 @@ func CreateRuntime(env Env) (Outcome, error) {
 	}
 	out.granted(req)
 	out.Notes = spec.Overrides(s, req)
+	return out, checkConfig(s, req, st.Bundle)
+}
+
+// checkConfig is createRuntime's check of an opted-in config, whose bind
+// sources resolve from bundle.
+func checkConfig(s *specs.Spec, req spec.Request, bundle string) error {
 	last, err := capability.LastCap()
 	if err != nil {
-		return out, fmt.Errorf("read the kernel's last capability: %w", err)
+		return fmt.Errorf("read the kernel's last capability: %w", err)
 	}
-	return out, spec.Verify(s, req, spec.Host{CapLastCap: int(last), Sources: &hostpath.Resolver{Base: st.Bundle}})
+	return spec.Verify(s, req, spec.Host{CapLastCap: int(last), Sources: &hostpath.Resolver{Base: bundle}})
 }

@@ -17,9 +17,10 @@ import (
 // adjusts its config.json in place, for runtimes driven without a
 // precreate stage: it grants the profile's capabilities, lets clone3
 // through, sets the annotations and registers crhook's createRuntime and
-// poststart hooks. A second run changes nothing.
+// poststart hooks. A second run changes nothing. The runtime may read the
+// bundle much later, after others changed it: createRuntime checks it then.
 func Patch(env Env, bundle string, profile spec.Profile) (Outcome, error) {
-	out, err := adjustBundle(env, bundle, spec.Options{OptIn: true, Profile: profile})
+	out, _, err := adjustBundle(env, bundle, spec.Options{OptIn: true, Profile: profile}, createRuntimeStage, poststartStage)
 	if err != nil {
 		return out, fmt.Errorf("bundle %s not patched: %w", bundle, err)
 	}
@@ -31,15 +32,41 @@ func Patch(env Env, bundle string, profile spec.Profile) (Outcome, error) {
 // annotations, or, when runtimeOptIn is set, because the engine chose
 // crhook's runtime for it (see spec.Options.RuntimeOptIn). Other
 // containers' files are not touched.
+//
+// The shim execs the runtime right after, and the runtime reads the
+// config this wrote. So the config check createRuntime would make runs
+// here, in this process, on those very bytes, and only the poststart
+// hook is registered: one hook process fewer on every start.
 func AdjustBundle(env Env, bundle string, runtimeOptIn spec.Profile) (Outcome, error) {
-	return adjustBundle(env, bundle, spec.Options{RuntimeOptIn: runtimeOptIn})
+	out, cfg, err := adjustBundle(env, bundle, spec.Options{RuntimeOptIn: runtimeOptIn}, poststartStage)
+	if err != nil || !out.OptedIn {
+		return out, err
+	}
+	s, err := spec.Parse(cfg.raw)
+	if err != nil {
+		return out, err
+	}
+	return out, checkConfig(s, cfg.req, cfg.bundle)
 }
 
-func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {
+// Hook stages crhook registers.
+const (
+	createRuntimeStage = "createRuntime"
+	poststartStage     = "poststart"
+)
+
+// adjustedConfig is the config.json an adjustment left in the bundle.
+type adjustedConfig struct {
+	bundle string
+	raw    []byte
+	req    spec.Request
+}
+
+func adjustBundle(env Env, bundle string, opts spec.Options, stages ...string) (Outcome, adjustedConfig, error) {
 	if !filepath.IsAbs(bundle) {
 		abs, err := filepath.Abs(bundle)
 		if err != nil {
-			return Outcome{}, errkind.BadInput(fmt.Errorf("bundle %q: %w", bundle, err))
+			return Outcome{}, adjustedConfig{}, errkind.BadInput(fmt.Errorf("bundle %q: %w", bundle, err))
 		}
 		bundle = abs
 	}
@@ -47,38 +74,39 @@ func adjustBundle(env Env, bundle string, opts spec.Options) (Outcome, error) {
 	// whose paths change in between cannot redirect the write.
 	d, err := openBundle(bundle)
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{}, adjustedConfig{}, err
 	}
 	defer d.Close()
 	if err := d.Lock(); err != nil {
-		return Outcome{}, inputError("open bundle", err)
+		return Outcome{}, adjustedConfig{}, inputError("open bundle", err)
 	}
 	raw, err := readConfig(d)
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{}, adjustedConfig{}, err
 	}
 	opts.Policy = env.Config.Policy
 	opts.Sources = &hostpath.Resolver{Base: bundle}
-	opts.Hooks = Hooks(env.Self, env.Config)
+	opts.Hooks = Hooks(env.Self, env.Config, stages...)
 	opts.Indent = true
 	res, err := spec.Adjust(raw, opts)
 	out := Outcome{Changes: res.Changes, Notes: res.Notes}
 	out.granted(res.Request)
+	result := adjustedConfig{bundle: bundle, raw: res.Output, req: res.Request}
 	if err != nil || !res.Changed {
-		return out, err
+		return out, result, err
 	}
-	return out, d.WriteFile("config.json", res.Output, 0o644)
+	return out, result, d.WriteFile("config.json", res.Output, 0o644)
 }
 
-// Hooks returns crhook's own createRuntime and poststart entries. The
+// Hooks returns crhook's own entries for stages. The
 // runtime kills a hook after Timeout seconds; crhook gives up on its own
 // a little earlier, with a message. A config other than the default is
 // named in the arguments, never the env: the arguments are what makes an
 // entry crhook's own, and a hook stage reads no config from its env.
-func Hooks(self string, cfg config.Config) map[string]specs.Hook {
+func Hooks(self string, cfg config.Config, stages ...string) map[string]specs.Hook {
 	timeout := HookTimeout(cfg)
 	hooks := map[string]specs.Hook{}
-	for _, stage := range []string{"createRuntime", "poststart"} {
+	for _, stage := range stages {
 		hooks[stage] = specs.Hook{Path: self, Args: HookArgs("crhook", stage, cfg.Path), Timeout: &timeout}
 	}
 	return hooks

@@ -268,6 +268,8 @@ func TestPatch(t *testing.T) {
 			if !spec.OptedIn(s.Annotations) || len(out.Changes) == 0 {
 				t.Fatalf("patched bundle not opted in: %+v", out)
 			}
+			// The runtime reads a patched bundle later: createRuntime checks it then.
+			assertCrhookHooks(t, after, createRuntimeStage, poststartStage)
 			again, err := Patch(env, dir, "")
 			if err != nil || len(again.Changes) != 0 {
 				t.Fatalf("second patch: %v, changes %v", err, again.Changes)
@@ -305,7 +307,37 @@ func TestAdjustBundle(t *testing.T) {
 			if changed := !bytes.Equal(after, tt.config); changed != tt.changed {
 				t.Fatalf("changed = %v, want %v", changed, tt.changed)
 			}
+			if tt.changed {
+				// The shim checks the config itself: poststart alone is a hook.
+				assertCrhookHooks(t, after, poststartStage)
+			}
 		})
+	}
+}
+
+// assertCrhookHooks checks that config registers crhook at stages, and
+// at no other stage.
+func assertCrhookHooks(t *testing.T, config []byte, stages ...string) {
+	t.Helper()
+	var s specs.Spec
+	if err := json.Unmarshal(config, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Hooks == nil {
+		s.Hooks = &specs.Hooks{}
+	}
+	var got []string
+	for stage, hooks := range map[string][]specs.Hook{"prestart": s.Hooks.Prestart, createRuntimeStage: s.Hooks.CreateRuntime,
+		"createContainer": s.Hooks.CreateContainer, "startContainer": s.Hooks.StartContainer, poststartStage: s.Hooks.Poststart} {
+		for _, h := range hooks {
+			if len(h.Args) > 1 && h.Args[1] == stage {
+				got = append(got, stage)
+			}
+		}
+	}
+	slices.Sort(got)
+	if want := slices.Sorted(slices.Values(stages)); !slices.Equal(got, want) {
+		t.Errorf("crhook hooks at %v, want %v", got, want)
 	}
 }
 
@@ -373,7 +405,11 @@ func TestHooksCarryTheConfig(t *testing.T) {
 
 func checkHooks(t *testing.T, cfg config.Config, wantExtra []string) {
 	t.Helper()
-	for stage, h := range Hooks("/usr/local/bin/crhook-hook", cfg) {
+	hooks := Hooks("/usr/local/bin/crhook-hook", cfg, createRuntimeStage, poststartStage)
+	if len(hooks) != 2 {
+		t.Errorf("hooks for %d stages, want 2: %v", len(hooks), hooks)
+	}
+	for stage, h := range hooks {
 		if h.Path != "/usr/local/bin/crhook-hook" || !slices.Equal(h.Args, append([]string{"crhook", stage}, wantExtra...)) || len(h.Env) != 0 {
 			t.Errorf("%s: %+v", stage, h)
 		}

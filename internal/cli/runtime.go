@@ -65,13 +65,20 @@ func adjustForRuntime(inv shim.Invocation, args []string, runtimeFlag, configPat
 			return err
 		}
 	}
+	// The running binary, as the kernel knows it: enough to refuse a
+	// runtime that is crhook itself without resolving our own path.
+	runtime, err := shim.ResolveRuntime(runtimeFlag, cfg.Runtime, "/proc/self/exe")
+	if err != nil {
+		return errkind.BadInput(err)
+	}
+	// Every other command (start, state, kill, delete, ...) needs nothing
+	// from crhook: the runtime at once.
+	if !inv.Adjusts() && !execs {
+		return shim.Exec(runtime, args)
+	}
 	me, err := Self()
 	if err != nil {
 		return err
-	}
-	runtime, err := shim.ResolveRuntime(runtimeFlag, cfg.Runtime, me)
-	if err != nil {
-		return errkind.BadInput(err)
 	}
 	switch {
 	case inv.Adjusts():

@@ -41,10 +41,19 @@ func TestShimLeavesOtherContainersAlone(t *testing.T) {
 	if missing.Code != 1 || !strings.Contains(missing.Stderr, "container does not exist") {
 		t.Fatalf("state must pass through with runc's own error and status: %s", missing)
 	}
+	// A runtime that is crhook itself would exec itself forever.
+	for _, args := range [][]string{{"--root", root, "state", id}, {"--root", root, "run", "--bundle", b.Dir, id}} {
+		loop := runEnv(t, []string{"CRHOOK_RUNTIME=" + shimPath}, nil, shimPath, args...)
+		if loop.Code != 2 || !strings.Contains(loop.Stderr, "is crhook itself") {
+			t.Errorf("%s with crhook as the runtime: %s", args[2], loop)
+		}
+	}
 }
 
 // TestShimAdjustsLikePatch: `crhook runtime --runtime runc -- run` on an
-// annotated bundle grants what patch grants (and registers the checks).
+// annotated bundle grants what patch grants. It checks the config it
+// wrote itself, which runc then reads, so only the live check, poststart,
+// is a hook.
 func TestShimAdjustsLikePatch(t *testing.T) {
 	b := newBundle(t, verifyArgs...)
 	b.Edit(t, func(s *specs.Spec) { s.Annotations = map[string]string{"io.crhook.restore": "true"} })
@@ -57,7 +66,7 @@ func TestShimAdjustsLikePatch(t *testing.T) {
 		t.Fatalf("report: %+v", rep)
 	}
 	s := b.Spec(t)
-	if s.Hooks == nil || len(s.Hooks.CreateRuntime) != 1 || len(s.Hooks.Poststart) != 1 {
-		t.Fatalf("the shim must register crhook's checks: %+v", s.Hooks)
+	if s.Hooks == nil || len(s.Hooks.CreateRuntime) != 0 || len(s.Hooks.Poststart) != 1 {
+		t.Fatalf("the shim must register crhook's poststart check alone: %+v", s.Hooks)
 	}
 }
