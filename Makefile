@@ -64,16 +64,19 @@ deps-demo:
 deps-bench:
 	@scripts/ensure-packages.sh $(BENCH_PACKAGES)
 
-# Two modules: the product (the root, which lists only what crhook
-# links) and test/, the end-to-end tests and the checks against the
-# engines' own libraries, which need Kubernetes' and containerd's.
+# Three modules: the product (the root, which lists only what crhook
+# links); test/, the end-to-end tests and the checks against the
+# engines' own libraries, which need Kubernetes' and containerd's; and
+# bench/, the benchmarks, which drive engines through CRI's gRPC API.
 lint:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	cd test && $(GO) vet ./...
+	cd bench && $(GO) vet ./...
 
 unit:
 	$(GO) test -count=1 ./...
+	cd bench && $(GO) test -count=1 ./...
 	cd test && $(GO) test -count=1 ./compat/...
 
 e2e: build $(RUNC_NEWEST)
@@ -87,6 +90,7 @@ e2e: build $(RUNC_NEWEST)
 # finds is committed under testdata/fuzz.
 test: deps-test lint build $(RUNC_NEWEST)
 	$(GO) test -count=1 -timeout 30m ./...
+	cd bench && $(GO) test -count=1 -timeout 10m ./...
 	cd test && CRHOOK_RUNC_NEWEST=$(RUNC_NEWEST) $(GO) test -count=1 -timeout 30m ./...
 
 # The real-CRIU end-to-end tests, with a CRIU >= 3.18 (Debian 12 has
@@ -117,7 +121,7 @@ demo: deps-demo build
 # Benchmarks are not part of `make test`: they time things. Needs root.
 bench: deps-bench
 	$(GO) test -run '^$$' -bench . -benchmem ./spec/... ./internal/proc/...
-	CGO_ENABLED=1 $(GO) run ./bench/cmd/crhook-bench $(BENCH_FLAGS)
+	cd bench && CGO_ENABLED=1 $(GO) run ./cmd/crhook-bench $(BENCH_FLAGS)
 
 # FUZZTIME bounds each target's search (default 5m).
 fuzz:

@@ -26,9 +26,14 @@ type Binaries struct {
 	Self string
 }
 
-// ModuleDir finds the crhook module from the working directory, with
-// `go env GOMOD`.
-func ModuleDir() (string, error) {
+// benchModule is this module's path: the benchmarks are a module of
+// their own inside the crhook checkout, so the libraries they drive
+// engines with (CRI's gRPC API) stay out of what crhook links.
+const benchModule = "github.com/crhook/crhook/bench"
+
+// CheckoutDir finds the crhook checkout from the working directory, with
+// `go env GOMOD`: the module there, or the one around this one.
+func CheckoutDir() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
@@ -37,12 +42,20 @@ func ModuleDir() (string, error) {
 	if mod == "" || mod == os.DevNull {
 		return "", fmt.Errorf("no go.mod above the working directory; run from the crhook checkout or pass -src")
 	}
-	return filepath.Dir(mod), nil
+	data, err := os.ReadFile(mod)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", mod, err)
+	}
+	dir := filepath.Dir(mod)
+	if first, _, _ := strings.Cut(string(data), "\n"); strings.TrimSpace(strings.TrimPrefix(first, "module")) == benchModule {
+		dir = filepath.Dir(dir)
+	}
+	return dir, nil
 }
 
 // Build compiles crhook, crhook-hook, the floors and proctime, all with
-// CGO_ENABLED=0 as `make build` builds crhook, from the module at src
-// into dir.
+// CGO_ENABLED=0 as `make build` builds crhook, from the checkout at src
+// (crhook from its root, the floors from its bench module) into dir.
 func Build(src, dir string) (Binaries, error) {
 	b := Binaries{
 		Crhook:   filepath.Join(dir, "crhook"),
@@ -51,11 +64,12 @@ func Build(src, dir string) (Binaries, error) {
 		CopySpec: filepath.Join(dir, "copyspec"),
 		Proctime: filepath.Join(dir, "proctime"),
 	}
-	for out, pkg := range map[string]string{
-		b.Crhook: "./cmd/crhook", b.Hook: "./cmd/crhook-hook", b.NoopHook: "./bench/noophook",
-		b.CopySpec: "./bench/copyspec", b.Proctime: "./bench/proctime",
+	benchDir := filepath.Join(src, "bench")
+	for out, pkg := range map[string][2]string{
+		b.Crhook: {src, "./cmd/crhook"}, b.Hook: {src, "./cmd/crhook-hook"}, b.NoopHook: {benchDir, "./noophook"},
+		b.CopySpec: {benchDir, "./copyspec"}, b.Proctime: {benchDir, "./proctime"},
 	} {
-		if err := goBuild(src, out, pkg); err != nil {
+		if err := goBuild(pkg[0], out, pkg[1]); err != nil {
 			return Binaries{}, err
 		}
 	}

@@ -82,8 +82,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("crhook-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.pairs, "pairs", 30, fmt.Sprintf("interleaved pairs per figure (at least %d count)", bench.MinPairs))
-	fs.StringVar(&o.out, "out", "bench/results/latest.txt", "text results file; the JSON copy goes beside it as .json")
-	fs.StringVar(&o.src, "src", "", "crhook checkout to build (default: the module around the working directory)")
+	fs.StringVar(&o.out, "out", "", "text results file; the JSON copy goes beside it as .json (default SRC/bench/results/latest.txt)")
+	fs.StringVar(&o.src, "src", "", "crhook checkout to build (default: the one around the working directory)")
 	fs.StringVar(&o.only, "only", "hooks,precreate,pids", "figures to run, comma-separated")
 	fs.IntVar(&o.processes, "processes", 100, "processes in the placed tree (figure 3)")
 	fs.IntVar(&o.spread, "spread", 1000, "width of the PID window each placed tree is spread over (figure 3)")
@@ -129,11 +129,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := report.WriteText(stdout); err != nil {
 		return fmt.Errorf("print results: %w", err)
 	}
-	jsonPath, err := report.WriteFiles(o.out)
+	out := o.out
+	if out == "" {
+		out = filepath.Join(cfg.Src, "bench", "results", "latest.txt")
+	}
+	jsonPath, err := report.WriteFiles(out)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "results written to %s and %s\n", o.out, jsonPath)
+	fmt.Fprintf(stderr, "results written to %s and %s\n", out, jsonPath)
 	return nil
 }
 
@@ -142,7 +146,7 @@ func setUp(o options, progress io.Writer) (bench.Config, func(), error) {
 	src := o.src
 	if src == "" {
 		var err error
-		if src, err = bench.ModuleDir(); err != nil {
+		if src, err = bench.CheckoutDir(); err != nil {
 			return bench.Config{}, nil, err
 		}
 	}
