@@ -36,6 +36,8 @@ func verifyCommand(args []string, _ io.Reader, stdout io.Writer) error {
 	switch {
 	case *pidList != "" && *tree != 0:
 		return errkind.BadInput(errors.New("give --pids or --tree, not both"))
+	case *images != "" && (*pidList != "" || *tree != 0):
+		return errkind.BadInput(errors.New("--images checks the dump's own PIDs and runs no drill; drop --pids and --tree"))
 	case *tree < 0 || *tree == 1 || *tree > maxDrill:
 		return errkind.BadInput(fmt.Errorf("--tree %d must be between 2 and %d", *tree, maxDrill))
 	case *pidList != "":

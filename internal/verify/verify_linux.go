@@ -43,6 +43,17 @@ func Run(opts Options) (Report, error) {
 	}
 	r.add(capabilities())
 	r.add(seccompClone3())
+	if dump != nil {
+		// The preflight runs right before criu restore, which places the
+		// dump's own PIDs itself: no drill of other PIDs, and no fresh
+		// /proc probe, the two checks that start processes.
+		r.add(procSys())
+		r.add(nsLastPID())
+		r.add(mapFiles())
+		r.add(noNewPrivs())
+		r.add(seccompDump())
+		return r.withImages(opts.Images, *dump), nil
+	}
 	drillCheck := r.drill(opts)
 	r.add(drillCheck)
 	r.add(procSys())
@@ -51,9 +62,6 @@ func Run(opts Options) (Report, error) {
 	r.add(mapFiles())
 	r.add(noNewPrivs())
 	r.add(seccompDump())
-	if dump != nil {
-		return r.withImages(opts.Images, *dump), nil
-	}
 	r.OK = drillCheck.Status == StatusOK
 	if r.OK {
 		r.Summary = "a process tree can be restored with chosen PIDs here (clone3 set_tid)"

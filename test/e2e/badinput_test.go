@@ -960,6 +960,8 @@ func verifyCases() []badCase {
 		{name: "--images /etc/passwd", wantErr: "not a directory"},
 		{name: "--images /etc", wantErr: "no inventory.img"},
 		{name: "--images", wantErr: "flag needs an argument"},
+		{name: "--images /etc --tree 3", wantErr: "runs no drill; drop --pids and --tree"},
+		{name: "--images /etc --pids 500,501", wantErr: "runs no drill; drop --pids and --tree"},
 	}
 	for i := range rows {
 		args := append([]string{"verify"}, strings.Fields(rows[i].name)...)
