@@ -20,7 +20,7 @@ import (
 // poststart hooks. A second run changes nothing. The runtime may read the
 // bundle much later, after others changed it: createRuntime checks it then.
 func Patch(env Env, bundle string, profile spec.Profile) (Outcome, error) {
-	out, _, err := adjustBundle(env, bundle, spec.Options{OptIn: true, Profile: profile}, createRuntimeStage, poststartStage)
+	out, _, err := adjustBundle(env, bundle, spec.Options{OptIn: true, Profile: profile}, userBundle, createRuntimeStage, poststartStage)
 	if err != nil {
 		return out, fmt.Errorf("bundle %s not patched: %w", bundle, err)
 	}
@@ -38,7 +38,7 @@ func Patch(env Env, bundle string, profile spec.Profile) (Outcome, error) {
 // here, in this process, on those very bytes, and only the poststart
 // hook is registered: one hook process fewer on every start.
 func AdjustBundle(env Env, bundle string, runtimeOptIn spec.Profile) (Outcome, error) {
-	out, cfg, err := adjustBundle(env, bundle, spec.Options{RuntimeOptIn: runtimeOptIn}, poststartStage)
+	out, cfg, err := adjustBundle(env, bundle, spec.Options{RuntimeOptIn: runtimeOptIn}, engineBundle, poststartStage)
 	if err != nil || !out.OptedIn {
 		return out, err
 	}
@@ -55,6 +55,16 @@ const (
 	poststartStage     = "poststart"
 )
 
+// bundleKind says whose bundle an adjustment writes: one a user keeps
+// (patch), synced to disk; or one an engine made for the container it is
+// starting, which lives no longer than the boot (the shim).
+type bundleKind int
+
+const (
+	userBundle bundleKind = iota
+	engineBundle
+)
+
 // adjustedConfig is the config.json an adjustment left in the bundle.
 type adjustedConfig struct {
 	bundle string
@@ -62,7 +72,7 @@ type adjustedConfig struct {
 	req    spec.Request
 }
 
-func adjustBundle(env Env, bundle string, opts spec.Options, stages ...string) (Outcome, adjustedConfig, error) {
+func adjustBundle(env Env, bundle string, opts spec.Options, kind bundleKind, stages ...string) (Outcome, adjustedConfig, error) {
 	if !filepath.IsAbs(bundle) {
 		abs, err := filepath.Abs(bundle)
 		if err != nil {
@@ -94,6 +104,9 @@ func adjustBundle(env Env, bundle string, opts spec.Options, stages ...string) (
 	result := adjustedConfig{bundle: bundle, raw: res.Output, req: res.Request}
 	if err != nil || !res.Changed {
 		return out, result, err
+	}
+	if kind == engineBundle {
+		return out, result, d.WriteStateFile("config.json", res.Output, 0o644)
 	}
 	return out, result, d.WriteFile("config.json", res.Output, 0o644)
 }

@@ -4,7 +4,7 @@ import (
 	"os"
 )
 
-func fill(f *os.File, data []byte, mode os.FileMode, uid, gid int) error {
+func fill(f *os.File, data []byte, mode os.FileMode, uid, gid int, durable bool) error {
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
@@ -15,6 +15,9 @@ func fill(f *os.File, data []byte, mode os.FileMode, uid, gid int) error {
 		if err := f.Chown(uid, gid); err != nil {
 			return err
 		}
+	}
+	if !durable {
+		return nil
 	}
 	return f.Sync()
 }

@@ -83,12 +83,26 @@ func listing(t *testing.T, dir string) []string {
 
 // writeIn writes data to name beneath dir through a Dir, as crhook does.
 func writeIn(dir, name string, data []byte, perm os.FileMode) error {
+	return writeWith((*Dir).WriteFile, dir, name, data, perm)
+}
+
+// writers are the two ways Dir replaces a file: synced to disk, or, for
+// state that does not outlive the boot, not. Both must be as atomic.
+var writers = []struct {
+	name  string
+	write func(*Dir, string, []byte, os.FileMode) error
+}{
+	{"WriteFile", (*Dir).WriteFile},
+	{"WriteStateFile", (*Dir).WriteStateFile},
+}
+
+func writeWith(write func(*Dir, string, []byte, os.FileMode) error, dir, name string, data []byte, perm os.FileMode) error {
 	d, err := OpenDir(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return d.WriteFile(name, data, perm)
+	return write(d, name, data, perm)
 }
 
 func freeBlocks(t *testing.T, dir string) uint64 {
@@ -114,32 +128,36 @@ func TestWriteFileFailsCleanly(t *testing.T) {
 		{name: "filesystem already full", full: true},
 		{name: "payload larger than the free space", full: false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := mountTmpfs(t, 64<<10)
-			path := filepath.Join(dir, "config.json")
-			if err := os.WriteFile(path, []byte(original), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if tt.full {
-				fillUp(t, filepath.Join(dir, "filler"))
-			}
-			before, free := listing(t, dir), freeBlocks(t, dir)
+	for _, w := range writers {
+		for _, tt := range tests {
+			t.Run(w.name+"/"+tt.name, func(t *testing.T) { checkFailsCleanly(t, w.write, tt.full, original) })
+		}
+	}
+}
 
-			err := writeIn(dir, "config.json", bytes.Repeat([]byte("x"), 1<<20), 0o644)
-			if !errors.Is(err, unix.ENOSPC) {
-				t.Fatalf("WriteFile on a full filesystem: err = %v, want ENOSPC", err)
-			}
-			if got, err := os.ReadFile(path); err != nil || string(got) != original {
-				t.Errorf("original changed: %q, %v", got, err)
-			}
-			if after := listing(t, dir); !slices.Equal(before, after) {
-				t.Errorf("directory changed:\nbefore %q\nafter  %q", before, after)
-			}
-			if after := freeBlocks(t, dir); after != free {
-				t.Errorf("free blocks %d before, %d after: a temporary file still holds space", free, after)
-			}
-		})
+func checkFailsCleanly(t *testing.T, write func(*Dir, string, []byte, os.FileMode) error, full bool, original string) {
+	dir := mountTmpfs(t, 64<<10)
+	path := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(path, []byte(original), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if full {
+		fillUp(t, filepath.Join(dir, "filler"))
+	}
+	before, free := listing(t, dir), freeBlocks(t, dir)
+
+	err := writeWith(write, dir, "config.json", bytes.Repeat([]byte("x"), 1<<20), 0o644)
+	if !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("write on a full filesystem: err = %v, want ENOSPC", err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != original {
+		t.Errorf("original changed: %q, %v", got, err)
+	}
+	if after := listing(t, dir); !slices.Equal(before, after) {
+		t.Errorf("directory changed:\nbefore %q\nafter  %q", before, after)
+	}
+	if after := freeBlocks(t, dir); after != free {
+		t.Errorf("free blocks %d before, %d after: a temporary file still holds space", free, after)
 	}
 }
 
@@ -157,36 +175,38 @@ func TestWriteFileKeepsModeAndOwner(t *testing.T) {
 		{name: "existing file keeps 0600 and 1234:1234", exists: true, perm: 0o644, wantMode: 0o600, wantOwner: 1234},
 		{name: "new file gets perm", exists: false, perm: 0o640, wantMode: 0o640, wantOwner: 0},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "config.json")
-			if tt.exists {
-				if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+	for _, w := range writers {
+		for _, tt := range tests {
+			t.Run(w.name+"/"+tt.name, func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "config.json")
+				if tt.exists {
+					if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Chown(path, 1234, 1234); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Chmod(path, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := writeWith(w.write, dir, "config.json", []byte("new"), tt.perm); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.Chown(path, 1234, 1234); err != nil {
+				info, err := os.Stat(path)
+				if err != nil {
 					t.Fatal(err)
 				}
-				if err := os.Chmod(path, 0o600); err != nil {
-					t.Fatal(err)
+				st := info.Sys().(*syscall.Stat_t)
+				if info.Mode() != tt.wantMode || int(st.Uid) != tt.wantOwner || int(st.Gid) != tt.wantOwner {
+					t.Errorf("mode %v owner %d:%d, want %v %d:%d", info.Mode(), st.Uid, st.Gid, tt.wantMode, tt.wantOwner, tt.wantOwner)
 				}
-			}
-			if err := writeIn(dir, "config.json", []byte("new"), tt.perm); err != nil {
-				t.Fatal(err)
-			}
-			info, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st := info.Sys().(*syscall.Stat_t)
-			if info.Mode() != tt.wantMode || int(st.Uid) != tt.wantOwner || int(st.Gid) != tt.wantOwner {
-				t.Errorf("mode %v owner %d:%d, want %v %d:%d", info.Mode(), st.Uid, st.Gid, tt.wantMode, tt.wantOwner, tt.wantOwner)
-			}
-			if got, _ := os.ReadFile(path); string(got) != "new" {
-				t.Errorf("content %q", got)
-			}
-		})
+				if got, _ := os.ReadFile(path); string(got) != "new" {
+					t.Errorf("content %q", got)
+				}
+			})
+		}
 	}
 }
 

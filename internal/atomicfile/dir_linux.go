@@ -189,16 +189,25 @@ func (d *Dir) target(name string) (string, error) {
 // only then gets a name and is renamed over the target, so a process
 // killed on the way leaves nothing behind.
 func (d *Dir) WriteFile(name string, data []byte, perm os.FileMode) error {
-	return d.writeFile(name, data, perm, -1, -1, true)
+	return d.writeFile(name, data, perm, -1, -1, true, true)
+}
+
+// WriteStateFile is WriteFile for a file that lives no longer than the
+// boot, such as the config.json of a bundle the engine is about to start:
+// as atomic, but not synced to disk. A reader still sees the old content
+// or the new, whole; after a crash the engine makes its bundles again.
+// It spares every container start two disk round trips.
+func (d *Dir) WriteStateFile(name string, data []byte, perm os.FileMode) error {
+	return d.writeFile(name, data, perm, -1, -1, true, false)
 }
 
 // WriteFileAs is WriteFile giving the file exactly perm, uid and gid,
 // whatever the old one had: for putting back a file as it was.
 func (d *Dir) WriteFileAs(name string, data []byte, perm os.FileMode, uid, gid int) error {
-	return d.writeFile(name, data, perm, uid, gid, false)
+	return d.writeFile(name, data, perm, uid, gid, false, true)
 }
 
-func (d *Dir) writeFile(name string, data []byte, mode os.FileMode, uid, gid int, keep bool) error {
+func (d *Dir) writeFile(name string, data []byte, mode os.FileMode, uid, gid int, keep, durable bool) error {
 	rel, err := d.target(name)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", d.join(name), err)
@@ -220,7 +229,7 @@ func (d *Dir) writeFile(name string, data []byte, mode os.FileMode, uid, gid int
 	case err != nil && !errors.Is(err, unix.ENOENT):
 		return fmt.Errorf("write %s: %w", where, err)
 	}
-	return replaceIn(parent, base, where, data, mode, uid, gid)
+	return replaceIn(parent, base, where, data, mode, uid, gid, durable)
 }
 
 // Stat returns name's mode bits, owner and group, links followed beneath
@@ -242,14 +251,14 @@ func (d *Dir) Stat(name string) (mode os.FileMode, uid, gid int, ok bool, err er
 }
 
 // replaceIn writes data to a new file in the directory parent and renames
-// it over base.
-func replaceIn(parent int, base, where string, data []byte, mode os.FileMode, uid, gid int) error {
+// it over base; durable syncs the file and the directory.
+func replaceIn(parent int, base, where string, data []byte, mode os.FileMode, uid, gid int, durable bool) error {
 	f, tmp, err := createTempAt(parent, base, mode)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", where, err)
 	}
 	defer f.Close()
-	if err := fill(f, data, mode, uid, gid); err != nil {
+	if err := fill(f, data, mode, uid, gid, durable); err != nil {
 		if tmp != "" {
 			unix.Unlinkat(parent, tmp, 0)
 		}
@@ -265,6 +274,9 @@ func replaceIn(parent int, base, where string, data []byte, mode os.FileMode, ui
 	if err := unix.Renameat(parent, tmp, parent, base); err != nil {
 		unix.Unlinkat(parent, tmp, 0)
 		return fmt.Errorf("write %s: %w", where, err)
+	}
+	if !durable {
+		return nil
 	}
 	if err := unix.Fsync(parent); err != nil {
 		return fmt.Errorf("sync %s: %w", filepath.Dir(where), err)

@@ -135,7 +135,7 @@ func (d *Dir) WriteRootFile(name string, data []byte, perm os.FileMode) error {
 	if err := d.OnlyRootCanChange(filepath.Dir(relative(name))); err != nil {
 		return fmt.Errorf("write %s: %w", d.join(name), err)
 	}
-	return replaceIn(parent, base, d.join(name), data, perm, 0, 0)
+	return replaceIn(parent, base, d.join(name), data, perm, 0, 0, true)
 }
 
 // IsRootFile reports whether name, not followed if it is a link, is a
