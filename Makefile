@@ -14,8 +14,9 @@ DEMO_PACKAGES := runc busybox-static python3
 # make test-criu dumps and restores a HotSpot JVM (Debian's OpenJDK) and
 # migrates between two network namespaces (ip).
 CRIU_TEST_PACKAGES := openjdk-17-jdk-headless iproute2
-# The benchmarks' PID cycler is C (bench/cycle), for speed.
-BENCH_PACKAGES := runc busybox-static python3 gcc libc6-dev
+# The benchmarks' PID cycler is C (bench/cycle), for speed; figure 4 drives
+# containerd and Docker.
+BENCH_PACKAGES := runc busybox-static python3 gcc libc6-dev containerd docker.io
 
 IMAGE ?= localhost/crhook:$(VERSION)
 

@@ -84,7 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.pairs, "pairs", 30, fmt.Sprintf("interleaved pairs per figure (at least %d count)", bench.MinPairs))
 	fs.StringVar(&o.out, "out", "", "text results file; the JSON copy goes beside it as .json (default SRC/bench/results/latest.txt)")
 	fs.StringVar(&o.src, "src", "", "crhook checkout to build (default: the one around the working directory)")
-	fs.StringVar(&o.only, "only", "hooks,precreate,pids", "figures to run, comma-separated")
+	fs.StringVar(&o.only, "only", strings.Join(figureOrder, ","), "figures to run, comma-separated")
 	fs.IntVar(&o.processes, "processes", 100, "processes in the placed tree (figure 3)")
 	fs.IntVar(&o.spread, "spread", 1000, "width of the PID window each placed tree is spread over (figure 3)")
 	fs.IntVar(&o.pidMax, "pid-max", 32768, "pid_max of figure 3's namespace, raised when the windows need more, where the kernel lets a namespace have its own")
@@ -182,7 +182,7 @@ func setUp(o options, progress io.Writer) (bench.Config, func(), error) {
 }
 
 // figureOrder is the order figures run and print in.
-var figureOrder = []string{"hooks", "precreate", "pids"}
+var figureOrder = []string{"hooks", "precreate", "pids", "engines"}
 
 func runFigures(o options, cfg bench.Config) ([]bench.Figure, error) {
 	all := map[string]func(bench.Config) (bench.Figure, error){
@@ -190,7 +190,8 @@ func runFigures(o options, cfg bench.Config) ([]bench.Figure, error) {
 		"precreate": func(c bench.Config) (bench.Figure, error) {
 			return bench.Precreate(c, filepath.Join(c.Src, "spec", "testdata", "runc-spec.json"))
 		},
-		"pids": bench.PIDPlacement,
+		"pids":    bench.PIDPlacement,
+		"engines": bench.EnginePath,
 	}
 	var figures []bench.Figure
 	for _, name := range figureOrder {
