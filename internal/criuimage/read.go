@@ -8,7 +8,9 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"sync"
 
+	criu_creds "github.com/checkpoint-restore/go-criu/v7/crit/images/creds"
 	criu_core "github.com/checkpoint-restore/go-criu/v7/crit/images/criu-core"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/fdinfo"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/inventory"
@@ -133,16 +135,41 @@ func (r *reader) tree() ([]spec.DumpedThread, error) {
 	return threads, nil
 }
 
+// Where a core image keeps a thread's credentials: core.thread_core.creds
+// (images/core.proto). Only that part is decoded: a core is mostly
+// registers, FPU state and signal actions, which the preflight does not
+// need, and which cost a fresh process most of its reading time.
+var (
+	coreThreadCore  = fieldNumber(&criu_core.CoreEntry{}, "thread_core")
+	threadCoreCreds = fieldNumber(&criu_core.ThreadCoreEntry{}, "creds")
+)
+
+// coreCreds finds the encoded credentials in a core entry.
+func coreCreds(entry []byte) (raw []byte, found bool, err error) {
+	thread, found, err := embedded(entry, coreThreadCore)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	return embedded(thread, threadCoreCreds)
+}
+
 // creds reads a thread's credentials from its core image.
 func (r *reader) creds(tid uint32) (spec.Creds, error) {
 	name := "core-" + strconv.FormatUint(uint64(tid), 10) + ".img"
-	var core criu_core.CoreEntry
+	var c criu_creds.CredsEntry
 	var creds spec.Creds
 	found := false
-	err := r.entries(name, "CORE", maxCoreImage, &core, func() error {
-		c := core.GetThreadCore().GetCreds()
-		if c == nil {
+	err := r.rawEntries(name, "CORE", maxCoreImage, func(n int, entry []byte) error {
+		raw, ok, err := coreCreds(entry)
+		if err != nil {
+			return fmt.Errorf("%s: entry %d: %w", name, n, err)
+		}
+		if !ok {
 			return nil
+		}
+		proto.Reset(&c)
+		if err := proto.Unmarshal(raw, &c); err != nil {
+			return fmt.Errorf("%s: entry %d: %w", name, n, err)
 		}
 		groups := c.GetGroups()
 		if len(groups) > maxGroups {
@@ -258,10 +285,22 @@ func (r *reader) image(name string, limit int64) ([]byte, error) {
 }
 
 // entries reads image name, checks its magic, and decodes each entry
-// into msg before calling each. An image is two magic words (the first
-// only a class, IMG_COMMON or IMG_SERVICE), then entries, each a
-// little-endian 32-bit size and that many bytes of protobuf.
+// into msg before calling each.
 func (r *reader) entries(name, want string, limit int64, msg proto.Message, each func() error) error {
+	return r.rawEntries(name, want, limit, func(n int, entry []byte) error {
+		proto.Reset(msg)
+		if err := proto.Unmarshal(entry, msg); err != nil {
+			return fmt.Errorf("%s: entry %d: %w", name, n, err)
+		}
+		return each()
+	})
+}
+
+// rawEntries reads image name, checks its magic, and calls each with
+// every entry's index and bytes. An image is two magic words (the first only a
+// class, IMG_COMMON or IMG_SERVICE), then entries, each a little-endian
+// 32-bit size and that many bytes of protobuf.
+func (r *reader) rawEntries(name, want string, limit int64, each func(n int, entry []byte) error) error {
 	data, err := r.image(name, limit)
 	if err != nil {
 		return err
@@ -279,20 +318,19 @@ func (r *reader) entries(name, want string, limit int64, msg proto.Message, each
 		if uint64(size) > uint64(len(rest)) {
 			return fmt.Errorf("%s: entry %d claims %d bytes, %d are left", name, n, size, len(rest))
 		}
-		proto.Reset(msg)
-		if err := proto.Unmarshal(rest[:size], msg); err != nil {
-			return fmt.Errorf("%s: entry %d: %w", name, n, err)
-		}
-		rest = rest[size:]
-		if err := each(); err != nil {
+		if err := each(n, rest[:size]); err != nil {
 			return err
 		}
+		rest = rest[size:]
 	}
 	return nil
 }
 
+// magics is go-criu's table of image magics, built once.
+var magics = sync.OnceValue(magic.LoadMagic)
+
 func checkMagic(data []byte, want string) ([]byte, error) {
-	magics := magic.LoadMagic()
+	magics := magics()
 	word := func() (uint64, bool) {
 		if len(data) < 4 {
 			return 0, false

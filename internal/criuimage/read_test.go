@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/checkpoint-restore/go-criu/v7/crit"
+	criu_creds "github.com/checkpoint-restore/go-criu/v7/crit/images/creds"
 	criu_core "github.com/checkpoint-restore/go-criu/v7/crit/images/criu-core"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/inventory"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/pstree"
@@ -537,5 +538,40 @@ func TestReadConnections(t *testing.T) {
 	}
 	if !dump.ConnectionsClosed || len(dump.Connections) != 2 {
 		t.Errorf("--tcp-close dump: closed %v, %d connections; want true, 2", dump.ConnectionsClosed, len(dump.Connections))
+	}
+}
+
+// TestCoreCredsMatchFullDecode: the credentials read from a core entry
+// without decoding the rest are what decoding the whole entry gives,
+// also when the entry repeats thread_core (protobuf merges the two).
+func TestCoreCredsMatchFullDecode(t *testing.T) {
+	real, err := imagetest.ReadDump(realDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := real["core-106.img"]
+	merged := must(imagetest.CoreWithGroups(core, 3))
+	for name, img := range map[string][]byte{"a real core": core, "thread_core given twice": merged} {
+		t.Run(name, func(t *testing.T) {
+			entries, err := imagetest.Entries(img)
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("%d entries, %v", len(entries), err)
+			}
+			var full criu_core.CoreEntry
+			if err := proto.Unmarshal(entries[0], &full); err != nil {
+				t.Fatal(err)
+			}
+			raw, found, err := coreCreds(entries[0])
+			if err != nil || !found {
+				t.Fatalf("found %v, %v", found, err)
+			}
+			var lean criu_creds.CredsEntry
+			if err := proto.Unmarshal(raw, &lean); err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(&lean, full.GetThreadCore().GetCreds()) {
+				t.Errorf("creds differ:\nlean %v\nfull %v", &lean, full.GetThreadCore().GetCreds())
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -50,4 +51,39 @@ func eachVarint(raw protoreflect.RawFields, fn func(num int32, v uint64)) error 
 		}
 	}
 	return nil
+}
+
+// embedded returns the bytes of message field num of the message b, the
+// occurrences concatenated: protobuf merges a message field given twice,
+// and decoding the concatenation does exactly that. found is false when
+// b has no such field; every other field is skipped, not decoded.
+func embedded(b []byte, num protowire.Number) (value []byte, found bool, err error) {
+	for len(b) > 0 {
+		n, typ, m := protowire.ConsumeTag(b)
+		if m < 0 {
+			return nil, false, errBadField
+		}
+		b = b[m:]
+		if n == num && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return nil, false, errBadField
+			}
+			value, found = append(value, v...), true
+			b = b[m:]
+			continue
+		}
+		m = protowire.ConsumeFieldValue(n, typ, b)
+		if m < 0 {
+			return nil, false, errBadField
+		}
+		b = b[m:]
+	}
+	return value, found, nil
+}
+
+// fieldNumber is the number of message m's field name in go-criu's
+// schema.
+func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
+	return m.ProtoReflect().Descriptor().Fields().ByName(name).Number()
 }

@@ -92,9 +92,19 @@ func restoreSite(dump spec.Dump) (spec.RestoreSite, error) {
 			site.Taken = append(site.Taken, pid)
 		}
 	}
+	// Tasks share files (each maps the same binary): each path is checked
+	// once per access it was open with, and its first error sticks.
+	type access struct {
+		path        string
+		read, write bool
+	}
+	checked := map[access]bool{}
 	for _, f := range dump.Files {
-		if st, seen := site.Files[f.Path]; !seen || st.Err == "" {
-			site.Files[f.Path] = fileState(f)
+		if a := (access{f.Path, f.Read, f.Write}); !checked[a] {
+			checked[a] = true
+			if st, seen := site.Files[f.Path]; !seen || st.Err == "" {
+				site.Files[f.Path] = fileState(f)
+			}
 		}
 	}
 	return site, nil
