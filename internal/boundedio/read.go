@@ -30,13 +30,23 @@ func ReadAll(r io.Reader, limit int64) ([]byte, error) {
 // config.json, which is 10 to 30 KiB.
 const pipeHint = 64 << 10
 
-// sizeHint is how much r will give: a regular file's size, else pipeHint.
+// procHint is where a read of a file that states no size starts (a
+// /proc/PID/status is under 2 KB, a container's mountinfo a few KB): a
+// larger buffer is fresh memory, zeroed page by page, on every read.
+const procHint = 4 << 10
+
+// sizeHint is how much r will give: a regular file's size, procHint
+// for one that states none, else pipeHint.
 func sizeHint(r io.Reader) int64 {
 	// A concrete type: asserting an interface would build an itab, which
 	// a hook pays for on its first call.
 	if f, ok := r.(*os.File); ok {
-		if info, err := f.Stat(); err == nil && info.Mode().IsRegular() && info.Size() > 0 {
-			return info.Size()
+		if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+			if info.Size() > 0 {
+				return info.Size()
+			}
+			// procfs and sysfs files: size 0, a few KB to read.
+			return procHint
 		}
 	}
 	return pipeHint
