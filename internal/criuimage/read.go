@@ -10,17 +10,8 @@ import (
 	"strconv"
 	"sync"
 
-	criu_creds "github.com/checkpoint-restore/go-criu/v7/crit/images/creds"
-	criu_core "github.com/checkpoint-restore/go-criu/v7/crit/images/criu-core"
-	"github.com/checkpoint-restore/go-criu/v7/crit/images/fdinfo"
-	"github.com/checkpoint-restore/go-criu/v7/crit/images/inventory"
-	"github.com/checkpoint-restore/go-criu/v7/crit/images/pstree"
-	remap_file_path "github.com/checkpoint-restore/go-criu/v7/crit/images/remap-file-path"
-	sk_inet "github.com/checkpoint-restore/go-criu/v7/crit/images/sk-inet"
 	"github.com/checkpoint-restore/go-criu/v7/magic"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/crhook/crhook/internal/boundedio"
 	"github.com/crhook/crhook/internal/errkind"
@@ -79,8 +70,12 @@ type reader struct {
 }
 
 func (r *reader) read() (spec.Dump, error) {
-	var inv inventory.InventoryEntry
-	if err := r.entries("inventory.img", "INVENTORY", maxSmallImage, &inv, func() error { return nil }); err != nil {
+	var inv inventoryEntry
+	err := r.rawEntries("inventory.img", "INVENTORY", maxSmallImage, func(n int, entry []byte) (err error) {
+		inv, err = decodeInventory(entry)
+		return err
+	})
+	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return spec.Dump{}, fmt.Errorf("%w: no inventory.img (point --images at the directory criu dump -D wrote)", ErrNotImages)
 		}
@@ -94,20 +89,23 @@ func (r *reader) read() (spec.Dump, error) {
 	if err != nil {
 		return spec.Dump{}, err
 	}
-	return spec.Dump{Threads: threads, Files: files, Connections: conns, ConnectionsClosed: inv.GetTcpClose()}, nil
+	return spec.Dump{Threads: threads, Files: files, Connections: conns, ConnectionsClosed: inv.tcpClose}, nil
 }
 
 // tree reads pstree.img, then each thread's core-TID.img once. A thread
 // ID listed twice is refused: the kernel gives each thread its own, and
 // a dump that repeats one would make Read read its core again and again.
 func (r *reader) tree() ([]spec.DumpedThread, error) {
-	var entry pstree.PstreeEntry
 	var threads []spec.DumpedThread
 	seen := map[uint32]bool{}
-	err := r.entries("pstree.img", "PSTREE", maxListImage, &entry, func() error {
-		ids := entry.GetThreads()
+	err := r.rawEntries("pstree.img", "PSTREE", maxListImage, func(n int, raw []byte) error {
+		entry, err := decodePstree(raw)
+		if err != nil {
+			return fmt.Errorf("pstree.img: entry %d: %w", n, err)
+		}
+		ids := entry.threads
 		if len(ids) == 0 {
-			ids = []uint32{entry.GetPid()}
+			ids = []uint32{entry.pid}
 		}
 		for _, tid := range ids {
 			switch {
@@ -117,7 +115,7 @@ func (r *reader) tree() ([]spec.DumpedThread, error) {
 				return fmt.Errorf("%w: pstree.img lists more than %d threads", ErrTooLarge, maxThreads)
 			}
 			seen[tid] = true
-			threads = append(threads, spec.DumpedThread{PID: int(tid), Task: int(entry.GetPid())})
+			threads = append(threads, spec.DumpedThread{PID: int(tid), Task: int(entry.pid)})
 		}
 		return nil
 	})
@@ -135,28 +133,9 @@ func (r *reader) tree() ([]spec.DumpedThread, error) {
 	return threads, nil
 }
 
-// Where a core image keeps a thread's credentials: core.thread_core.creds
-// (images/core.proto). Only that part is decoded: a core is mostly
-// registers, FPU state and signal actions, which the preflight does not
-// need, and which cost a fresh process most of its reading time.
-var (
-	coreThreadCore  = fieldNumber(&criu_core.CoreEntry{}, "thread_core")
-	threadCoreCreds = fieldNumber(&criu_core.ThreadCoreEntry{}, "creds")
-)
-
-// coreCreds finds the encoded credentials in a core entry.
-func coreCreds(entry []byte) (raw []byte, found bool, err error) {
-	thread, found, err := embedded(entry, coreThreadCore)
-	if err != nil || !found {
-		return nil, false, err
-	}
-	return embedded(thread, threadCoreCreds)
-}
-
 // creds reads a thread's credentials from its core image.
 func (r *reader) creds(tid uint32) (spec.Creds, error) {
 	name := "core-" + strconv.FormatUint(uint64(tid), 10) + ".img"
-	var c criu_creds.CredsEntry
 	var creds spec.Creds
 	found := false
 	err := r.rawEntries(name, "CORE", maxCoreImage, func(n int, entry []byte) error {
@@ -167,29 +146,31 @@ func (r *reader) creds(tid uint32) (spec.Creds, error) {
 		if !ok {
 			return nil
 		}
-		proto.Reset(&c)
-		if err := proto.Unmarshal(raw, &c); err != nil {
+		c, err := decodeCreds(raw)
+		if err != nil {
 			return fmt.Errorf("%s: entry %d: %w", name, n, err)
 		}
-		groups := c.GetGroups()
-		if len(groups) > maxGroups {
-			return fmt.Errorf("%s: thread %d holds %d supplementary groups; Linux allows at most %d (NGROUPS_MAX)", name, tid, len(groups), maxGroups)
+		if len(c.groups) > maxGroups {
+			return fmt.Errorf("%s: thread %d holds %d supplementary groups; Linux allows at most %d (NGROUPS_MAX)", name, tid, len(c.groups), maxGroups)
 		}
-		if r.groups += len(groups); r.groups > maxTotalGroups {
+		if r.groups += len(c.groups); r.groups > maxTotalGroups {
 			return fmt.Errorf("%w: the threads hold more than %d supplementary groups in all", ErrTooLarge, maxTotalGroups)
 		}
 		found = true
+		id := c.ids
 		creds = spec.Creds{
-			UIDs:        [4]uint32{c.GetUid(), c.GetEuid(), c.GetSuid(), c.GetFsuid()},
-			GIDs:        [4]uint32{c.GetGid(), c.GetEgid(), c.GetSgid(), c.GetFsgid()},
-			Groups:      groups,
-			Effective:   capMask(c.GetCapEff()),
-			Permitted:   capMask(c.GetCapPrm()),
-			Inheritable: capMask(c.GetCapInh()),
-			Bounding:    capMask(c.GetCapBnd()),
-			Secbits:     c.GetSecbits(),
+			UIDs:        [4]uint32{id[credsUID-1], id[credsEUID-1], id[credsSUID-1], id[credsFSUID-1]},
+			GIDs:        [4]uint32{id[credsGID-1], id[credsEGID-1], id[credsSGID-1], id[credsFSGID-1]},
+			Groups:      c.groups,
+			Effective:   capMask(c.capEff),
+			Permitted:   capMask(c.capPrm),
+			Inheritable: capMask(c.capInh),
+			Bounding:    capMask(c.capBnd),
+			Ambient:     capMask(c.capAmb),
+			Secbits:     c.secbits,
+			NoNewPrivs:  c.noNewPrivs,
 		}
-		return newerCreds(c.ProtoReflect().GetUnknown(), &creds)
+		return nil
 	})
 	if err != nil {
 		return spec.Creds{}, err
@@ -206,12 +187,15 @@ func (r *reader) creds(tid uint32) (spec.Creds, error) {
 // its TCP sockets in a connected state.
 func (r *reader) files() ([]spec.DumpedFile, []spec.DumpedConnection, error) {
 	remapped := map[uint32]bool{}
-	var remap remap_file_path.RemapFilePathEntry
-	err := r.entries("remap-fpath.img", "REMAP_FPATH", maxListImage, &remap, func() error {
+	err := r.rawEntries("remap-fpath.img", "REMAP_FPATH", maxListImage, func(n int, entry []byte) error {
 		if len(remapped) >= maxFiles {
 			return fmt.Errorf("%w: remap-fpath.img remaps more than %d files", ErrTooLarge, maxFiles)
 		}
-		remapped[remap.GetOrigId()] = true
+		id, err := decodeRemapOrigID(entry)
+		if err != nil {
+			return fmt.Errorf("remap-fpath.img: entry %d: %w", n, err)
+		}
+		remapped[id] = true
 		return nil
 	})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -219,26 +203,35 @@ func (r *reader) files() ([]spec.DumpedFile, []spec.DumpedConnection, error) {
 	}
 	var files []spec.DumpedFile
 	var conns []spec.DumpedConnection
-	var entry fdinfo.FileEntry
-	err = r.entries("files.img", "FILES", maxListImage, &entry, func() error {
-		if c, ok := connection(entry.GetIsk()); ok && entry.GetType() == fdinfo.FdTypes_INETSK {
-			if len(conns) >= maxFiles {
-				return fmt.Errorf("%w: files.img lists more than %d connected sockets", ErrTooLarge, maxFiles)
+	err = r.rawEntries("files.img", "FILES", maxListImage, func(n int, raw []byte) error {
+		entry, err := decodeFile(raw)
+		if err == nil && entry.typ == fdTypeINETSK && entry.isk.found {
+			var c spec.DumpedConnection
+			var ok bool
+			if c, ok, err = connection(entry.isk.raw); err == nil && ok {
+				if len(conns) >= maxFiles {
+					return fmt.Errorf("%w: files.img lists more than %d connected sockets", ErrTooLarge, maxFiles)
+				}
+				conns = append(conns, c)
+				return nil
 			}
-			conns = append(conns, c)
-			return nil
 		}
-		reg := entry.GetReg()
-		if entry.GetType() != fdinfo.FdTypes_REG || reg == nil || reg.GetExt() || remapped[entry.GetId()] {
-			return nil
+		var reg regFileEntry
+		if err == nil && entry.typ == fdTypeREG && entry.reg.found {
+			reg, err = decodeRegFile(entry.reg.raw)
 		}
-		if len(files) >= maxFiles {
+		switch {
+		case err != nil:
+			return fmt.Errorf("files.img: entry %d: %w", n, err)
+		case entry.typ != fdTypeREG || !entry.reg.found || reg.ext || remapped[entry.id]:
+			return nil
+		case len(files) >= maxFiles:
 			return fmt.Errorf("%w: files.img lists more than %d regular files", ErrTooLarge, maxFiles)
 		}
-		access := reg.GetFlags() & unix.O_ACCMODE
+		access := reg.flags & unix.O_ACCMODE
 		files = append(files, spec.DumpedFile{
-			Path: filepath.Join("/", reg.GetName()), Size: reg.GetSize(), HasSize: reg.Size != nil,
-			Mode: reg.GetMode(), HasMode: reg.Mode != nil,
+			Path: filepath.Join("/", reg.name), Size: reg.size, HasSize: reg.hasSize,
+			Mode: reg.mode, HasMode: reg.hasMode,
 			Read: access == unix.O_RDONLY || access == unix.O_RDWR, Write: access == unix.O_WRONLY || access == unix.O_RDWR,
 		})
 		return nil
@@ -251,9 +244,10 @@ func (r *reader) files() ([]spec.DumpedFile, []spec.DumpedConnection, error) {
 
 // connection is a TCP socket of files.img that CRIU restores as a
 // connection: one with a peer port (tcp_connection in criu/sk-inet.c).
-func connection(sk *sk_inet.InetSkEntry) (spec.DumpedConnection, bool) {
-	if sk == nil || sk.GetProto() != unix.IPPROTO_TCP || sk.GetDstPort() == 0 {
-		return spec.DumpedConnection{}, false
+func connection(raw []byte) (spec.DumpedConnection, bool, error) {
+	sk, err := decodeInetSk(raw)
+	if err != nil || sk.proto != unix.IPPROTO_TCP || sk.dstPort == 0 {
+		return spec.DumpedConnection{}, false, err
 	}
 	addr := func(words []uint32, port uint32) string {
 		ip := make(net.IP, 0, 16)
@@ -262,7 +256,7 @@ func connection(sk *sk_inet.InetSkEntry) (spec.DumpedConnection, bool) {
 		}
 		return net.JoinHostPort(ip.String(), strconv.FormatUint(uint64(port), 10))
 	}
-	return spec.DumpedConnection{Local: addr(sk.GetSrcAddr(), sk.GetSrcPort()), Remote: addr(sk.GetDstAddr(), sk.GetDstPort())}, true
+	return spec.DumpedConnection{Local: addr(sk.srcAddr, sk.srcPort), Remote: addr(sk.dstAddr, sk.dstPort)}, true, nil
 }
 
 // image reads image name, at most limit bytes and what is left of the
@@ -282,18 +276,6 @@ func (r *reader) image(name string, limit int64) ([]byte, error) {
 	}
 	r.budget -= int64(len(data))
 	return data, nil
-}
-
-// entries reads image name, checks its magic, and decodes each entry
-// into msg before calling each.
-func (r *reader) entries(name, want string, limit int64, msg proto.Message, each func() error) error {
-	return r.rawEntries(name, want, limit, func(n int, entry []byte) error {
-		proto.Reset(msg)
-		if err := proto.Unmarshal(entry, msg); err != nil {
-			return fmt.Errorf("%s: entry %d: %w", name, n, err)
-		}
-		return each()
-	})
 }
 
 // rawEntries reads image name, checks its magic, and calls each with
@@ -365,26 +347,4 @@ func capMask(words []uint32) uint64 {
 		}
 	}
 	return m
-}
-
-// Fields of creds_entry newer than go-criu v7.2.0's copy of
-// images/creds.proto (CRIU 3.18 and later write them). The library keeps
-// them as unknown fields; they decide whether restore needs CAP_SETPCAP.
-const (
-	credsNoNewPrivs = 18 // optional uint32 no_new_privs
-	credsCapAmb     = 19 // repeated uint32 cap_amb
-)
-
-func newerCreds(unknown protoreflect.RawFields, creds *spec.Creds) error {
-	var amb []uint32
-	err := eachVarint(unknown, func(num int32, v uint64) {
-		switch num {
-		case credsNoNewPrivs:
-			creds.NoNewPrivs = v != 0
-		case credsCapAmb:
-			amb = append(amb, uint32(v))
-		}
-	})
-	creds.Ambient = capMask(amb)
-	return err
 }

@@ -4,86 +4,70 @@ import (
 	"errors"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 var errBadField = errors.New("malformed protobuf field")
 
-// eachVarint calls fn for every integer of raw: plain varint fields, and
-// each element of packed ones. Fields of other types are skipped.
-func eachVarint(raw protoreflect.RawFields, fn func(num int32, v uint64)) error {
-	b := []byte(raw)
+// eachField calls fn for every field of the protobuf message b, in order,
+// with its number, its wire type and its value: v for a varint, raw for
+// a length-delimited field. Fixed-size and group fields are checked and
+// skipped: no field crhook reads has those types.
+func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v uint64, raw []byte) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
 			return errBadField
 		}
 		b = b[n:]
+		var v uint64
+		var raw []byte
 		switch typ {
 		case protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return errBadField
-			}
-			fn(int32(num), v)
-			b = b[n:]
+			v, n = protowire.ConsumeVarint(b)
 		case protowire.BytesType:
-			packed, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return errBadField
-			}
-			for len(packed) > 0 {
-				v, m := protowire.ConsumeVarint(packed)
-				if m < 0 {
-					return errBadField
-				}
-				fn(int32(num), v)
-				packed = packed[m:]
-			}
-			b = b[n:]
+			raw, n = protowire.ConsumeBytes(b)
 		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return errBadField
-			}
-			b = b[n:]
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return errBadField
+		}
+		b = b[n:]
+		if typ != protowire.VarintType && typ != protowire.BytesType {
+			continue
+		}
+		if err := fn(num, typ, v, raw); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// embedded returns the bytes of message field num of the message b, the
-// occurrences concatenated: protobuf merges a message field given twice,
-// and decoding the concatenation does exactly that. found is false when
-// b has no such field; every other field is skipped, not decoded.
-func embedded(b []byte, num protowire.Number) (value []byte, found bool, err error) {
-	for len(b) > 0 {
-		n, typ, m := protowire.ConsumeTag(b)
-		if m < 0 {
-			return nil, false, errBadField
-		}
-		b = b[m:]
-		if n == num && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return nil, false, errBadField
-			}
-			value, found = append(value, v...), true
-			b = b[m:]
-			continue
-		}
-		m = protowire.ConsumeFieldValue(n, typ, b)
-		if m < 0 {
-			return nil, false, errBadField
-		}
-		b = b[m:]
+// appendUint32s appends one occurrence of a repeated uint32 field: a
+// varint, or a packed run of them. Decoders take both forms.
+func appendUint32s(dst []uint32, typ protowire.Type, v uint64, raw []byte) ([]uint32, error) {
+	if typ == protowire.VarintType {
+		return append(dst, uint32(v)), nil
 	}
-	return value, found, nil
+	for len(raw) > 0 {
+		v, n := protowire.ConsumeVarint(raw)
+		if n < 0 {
+			return nil, errBadField
+		}
+		dst = append(dst, uint32(v))
+		raw = raw[n:]
+	}
+	return dst, nil
 }
 
-// fieldNumber is the number of message m's field name in go-criu's
-// schema.
-func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
-	return m.ProtoReflect().Descriptor().Fields().ByName(name).Number()
+// merged holds a message field's bytes: protobuf merges a message field
+// given more than once, and decoding the occurrences concatenated does
+// exactly that.
+type merged struct {
+	raw   []byte
+	found bool
+}
+
+func (m *merged) add(raw []byte) {
+	m.raw, m.found = append(m.raw, raw...), true
 }
