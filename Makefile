@@ -122,7 +122,7 @@ demo: deps-demo build
 # Benchmarks are not part of `make test`: they time things. Needs root.
 bench: deps-bench
 	$(GO) test -run '^$$' -bench . -benchmem ./spec/... ./internal/proc/...
-	cd bench && CGO_ENABLED=1 $(GO) run ./cmd/crhook-bench $(BENCH_FLAGS)
+	cd bench && CGO_ENABLED=1 $(GO) run ./cmd/crhook-bench $(if $(CRIU),-criu $(abspath $(CRIU))) $(BENCH_FLAGS)
 
 # FUZZTIME bounds each target's search (default 5m).
 fuzz:

@@ -53,10 +53,11 @@ func CheckoutDir() (string, error) {
 	return dir, nil
 }
 
-// Build compiles crhook, crhook-hook, the floors and proctime, all with
-// CGO_ENABLED=0 as `make build` builds crhook, from the checkout at src
-// (crhook from its root, the floors from its bench module) into dir.
-func Build(src, dir string) (Binaries, error) {
+// Build compiles crhook and crhook-hook from the checkout at src, and the
+// floors and proctime from the bench module at benchDir (this program's:
+// src may be an older checkout, measured with today's tools), all with
+// CGO_ENABLED=0 as `make build` builds crhook, into dir.
+func Build(src, benchDir, dir string) (Binaries, error) {
 	b := Binaries{
 		Crhook:   filepath.Join(dir, "crhook"),
 		Hook:     filepath.Join(dir, "crhook-hook"),
@@ -64,7 +65,6 @@ func Build(src, dir string) (Binaries, error) {
 		CopySpec: filepath.Join(dir, "copyspec"),
 		Proctime: filepath.Join(dir, "proctime"),
 	}
-	benchDir := filepath.Join(src, "bench")
 	for out, pkg := range map[string][2]string{
 		b.Crhook: {src, "./cmd/crhook"}, b.Hook: {src, "./cmd/crhook-hook"}, b.NoopHook: {benchDir, "./noophook"},
 		b.CopySpec: {benchDir, "./copyspec"}, b.Proctime: {benchDir, "./proctime"},

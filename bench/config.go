@@ -12,9 +12,12 @@ import (
 type Config struct {
 	// Pairs is how many interleaved pairs (rounds) each figure runs.
 	Pairs int
-	// Src is the crhook checkout the binaries were built from.
+	// Src is the crhook checkout crhook and crhook-hook were built from.
 	Src string
-	Bin Binaries
+	// Checkout is the one this program runs from: the figures' inputs
+	// (specs, dumps, sources) come from it, whatever Src is.
+	Checkout string
+	Bin      Binaries
 	// Dir is a scratch directory the figures may fill.
 	Dir string
 	// Progress receives one line per step, for a human watching.
@@ -28,6 +31,9 @@ type Config struct {
 	PIDMax int
 	// SpecMB are the sizes of the large specs of figure 2, in MB.
 	SpecMB []float64
+	// CRIU is a criu >= 3.18 for figure 5's rows against criu restore;
+	// empty leaves them out.
+	CRIU string
 }
 
 // MinPairs is the fewest pairs a figure must have to count: noise on

@@ -183,9 +183,14 @@ func checkPrecreate(crhook, configPath string, in specInput) error {
 // proctime runs argv under proctime with stdinPath as its stdin and
 // returns what proctime measured.
 func proctime(proctime, stdinPath string, argv []string) (procSample, error) {
+	return proctimeArgs(proctime, append([]string{stdinPath}, argv...))
+}
+
+// proctimeArgs runs proctime with its whole command line.
+func proctimeArgs(proctime string, args []string) (procSample, error) {
 	ctx, cancel := withTimeout()
 	defer cancel()
-	cmd := exec.CommandContext(ctx, proctime, append([]string{stdinPath}, argv...)...)
+	cmd := exec.CommandContext(ctx, proctime, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -1,7 +1,7 @@
 // Command proctime runs one program to completion and prints, as one
 // JSON object, its wall time from start to exit and its peak RSS.
 //
-//	proctime STDIN-FILE PROGRAM [ARG...]
+//	proctime [-ok-exit N] STDIN-FILE PROGRAM [ARG...]
 //
 // The program reads STDIN-FILE and writes to /dev/null. crhook-bench
 // runs crhook through proctime, not directly, because the peak RSS the
@@ -9,7 +9,9 @@
 // started it: Go starts children with vfork, and a vforked child's exec
 // records its parent's peak RSS as its own. proctime is small, so its
 // share is a low floor, which the benchmark measures with a no-op
-// program and reports. It exits 1 when the program fails or cannot run.
+// program and reports. It exits 1 when the program fails or cannot run;
+// with -ok-exit N, an exit status of N counts as a run, not a failure
+// (crhook verify's 1: it did all its work and found a blocker).
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -37,8 +40,16 @@ func main() {
 }
 
 func run(args []string) error {
+	okExit := 0
+	if len(args) > 1 && args[0] == "-ok-exit" {
+		n, err := strconv.Atoi(args[1])
+		if err != nil {
+			return fmt.Errorf("-ok-exit %q: not a number", args[1])
+		}
+		okExit, args = n, args[2:]
+	}
 	if len(args) < 2 {
-		return errors.New("usage: proctime STDIN-FILE PROGRAM [ARG...]")
+		return errors.New("usage: proctime [-ok-exit N] STDIN-FILE PROGRAM [ARG...]")
 	}
 	in, err := os.Open(args[0])
 	if err != nil {
@@ -56,7 +67,8 @@ func run(args []string) error {
 	start := time.Now()
 	err = cmd.Run()
 	wall := time.Since(start)
-	if err != nil {
+	var exitErr *exec.ExitError
+	if err != nil && !(okExit != 0 && errors.As(err, &exitErr) && exitErr.ExitCode() == okExit) {
 		return fmt.Errorf("%s: %w: %s", args[1], err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)

@@ -75,6 +75,7 @@ type options struct {
 	pidMax    int
 	specMB    string
 	keep      bool
+	criu      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -82,14 +83,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("crhook-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.pairs, "pairs", 30, fmt.Sprintf("interleaved pairs per figure (at least %d count)", bench.MinPairs))
-	fs.StringVar(&o.out, "out", "", "text results file; the JSON copy goes beside it as .json (default SRC/bench/results/latest.txt)")
-	fs.StringVar(&o.src, "src", "", "crhook checkout to build (default: the one around the working directory)")
+	fs.StringVar(&o.out, "out", "", "text results file; the JSON copy goes beside it as .json (default bench/results/latest.txt in this checkout)")
+	fs.StringVar(&o.src, "src", "", "crhook checkout to build crhook from, such as an older one to compare (default: the one around the working directory, whose bench tools are always used)")
 	fs.StringVar(&o.only, "only", strings.Join(figureOrder, ","), "figures to run, comma-separated")
 	fs.IntVar(&o.processes, "processes", 100, "processes in the placed tree (figure 3)")
 	fs.IntVar(&o.spread, "spread", 1000, "width of the PID window each placed tree is spread over (figure 3)")
 	fs.IntVar(&o.pidMax, "pid-max", 32768, "pid_max of figure 3's namespace, raised when the windows need more, where the kernel lets a namespace have its own")
 	fs.StringVar(&o.specMB, "spec-mb", "1,2,4", "sizes of the large specs of figure 2, in MiB")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory (bundles, specs, binaries)")
+	fs.StringVar(&o.criu, "criu", "", "a criu >= 3.18, for figure 5's rows against criu restore (default: none, those rows are left out)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -131,7 +133,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	out := o.out
 	if out == "" {
-		out = filepath.Join(cfg.Src, "bench", "results", "latest.txt")
+		out = filepath.Join(cfg.Checkout, "bench", "results", "latest.txt")
 	}
 	jsonPath, err := report.WriteFiles(out)
 	if err != nil {
@@ -143,12 +145,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 // setUp makes the scratch directory and builds the binaries into it.
 func setUp(o options, progress io.Writer) (bench.Config, func(), error) {
+	here, err := bench.CheckoutDir()
+	if err != nil {
+		return bench.Config{}, nil, err
+	}
 	src := o.src
 	if src == "" {
-		var err error
-		if src, err = bench.CheckoutDir(); err != nil {
-			return bench.Config{}, nil, err
-		}
+		src = here
 	}
 	sizes, err := parseSizes(o.specMB)
 	if err != nil {
@@ -166,7 +169,7 @@ func setUp(o options, progress io.Writer) (bench.Config, func(), error) {
 		os.RemoveAll(dir)
 	}
 	fmt.Fprintf(progress, "building crhook, crhook-hook, the floors and proctime from %s\n", src)
-	bin, err := bench.Build(src, filepath.Join(dir, "bin"))
+	bin, err := bench.Build(src, filepath.Join(here, "bench"), filepath.Join(dir, "bin"))
 	if err != nil {
 		cleanup()
 		return bench.Config{}, nil, err
@@ -177,21 +180,22 @@ func setUp(o options, progress io.Writer) (bench.Config, func(), error) {
 	return bench.Config{
 		Pairs: o.pairs, Bin: bin, Dir: dir, Progress: progress,
 		Processes: o.processes, Spread: o.spread, PIDMax: o.pidMax, SpecMB: sizes,
-		Src: src,
+		Src: src, Checkout: here, CRIU: o.criu,
 	}, cleanup, nil
 }
 
 // figureOrder is the order figures run and print in.
-var figureOrder = []string{"hooks", "precreate", "pids", "engines"}
+var figureOrder = []string{"hooks", "precreate", "pids", "engines", "preflight"}
 
 func runFigures(o options, cfg bench.Config) ([]bench.Figure, error) {
 	all := map[string]func(bench.Config) (bench.Figure, error){
 		"hooks": bench.HookOverhead,
 		"precreate": func(c bench.Config) (bench.Figure, error) {
-			return bench.Precreate(c, filepath.Join(c.Src, "spec", "testdata", "runc-spec.json"))
+			return bench.Precreate(c, filepath.Join(c.Checkout, "spec", "testdata", "runc-spec.json"))
 		},
-		"pids":    bench.PIDPlacement,
-		"engines": bench.EnginePath,
+		"pids":      bench.PIDPlacement,
+		"engines":   bench.EnginePath,
+		"preflight": bench.Preflight,
 	}
 	var figures []bench.Figure
 	for _, name := range figureOrder {
