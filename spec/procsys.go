@@ -151,6 +151,7 @@ const fixMount = "make that mount read-only through (\"ro\" without rbind, or \"
 func procSysUndone(s *specs.Spec, src Sources) problem {
 	// where is for the message only: a spec can have thousands of mounts.
 	where := func(i int) string { return fmt.Sprintf("%s (mounts[%d])", quote(s.Mounts[i].Destination), i) }
+	root := rootResolver(s, src)
 	for i, m := range s.Mounts {
 		dest := destination(m.Destination)
 		switch {
@@ -159,7 +160,7 @@ func procSysUndone(s *specs.Spec, src Sources) problem {
 		case m.Type == "proc" && !isBind(m) && dest != "/proc" && !readOnlyThrough(m):
 			return problem{"a second procfs at " + where(i) + " has a writable sys of its own", fixMount}
 		case isBind(m) && !readOnlyThrough(m):
-			if p := bindReachesProcfs(s, i, src); p.what != "" {
+			if p := bindReachesProcfs(s, i, src, root); p.what != "" {
 				p.what = fmt.Sprintf(p.what, where(i))
 				return p
 			}
@@ -173,7 +174,7 @@ func procSysUndone(s *specs.Spec, src Sources) problem {
 // mounted below it, and must not lie where an earlier mount of the spec
 // lands in the container's root, which the runtime has mounted by then.
 // The problem's what has a %s for where the mount is.
-func bindReachesProcfs(s *specs.Spec, i int, src Sources) problem {
+func bindReachesProcfs(s *specs.Spec, i int, src Sources, root func() (string, bool)) problem {
 	m := s.Mounts[i]
 	recursive := slices.Contains(m.Options, "rbind")
 	if src == nil {
@@ -190,25 +191,38 @@ func bindReachesProcfs(s *specs.Spec, i int, src Sources) problem {
 	case b.ProcfsBelow != "":
 		return problem{fmt.Sprintf("the rbind at %%s has source %s, which takes along the procfs at %s, with a writable sys", quote(m.Source), quote(b.ProcfsBelow)), fixMount}
 	}
-	if j := earlierMountAt(s, i, b.Path, recursive, src); j >= 0 {
+	if j := earlierMountAt(s, i, b.Path, recursive, root); j >= 0 {
 		return problem{fmt.Sprintf("the bind at %%s has source %s in the container's root, where the runtime has mounted %s (mounts[%d]) by then, which crhook cannot see from the host",
 			quote(m.Source), quote(s.Mounts[j].Destination), j), "bind that mount's own source instead, or make this one read-only through"}
 	}
 	return problem{}
 }
 
+// rootResolver returns the container's root resolved on the host, asked
+// of src once, on the first call; false when the spec names no root or
+// it cannot be resolved (the runtime cannot start a container then).
+func rootResolver(s *specs.Spec, src Sources) func() (string, bool) {
+	var root string
+	var ok, asked bool
+	return func() (string, bool) {
+		if !asked && s.Root != nil && s.Root.Path != "" && src != nil {
+			b, err := src.Source(s.Root.Path, false)
+			root, ok = b.Path, err == nil
+		}
+		asked = true
+		return root, ok
+	}
+}
+
 // earlierMountAt returns the index of a mount before i whose destination
 // holds source, a path in the container's root, or, for a recursive
 // bind, lies below it; -1 when source is not in the root or meets none.
-func earlierMountAt(s *specs.Spec, i int, source string, recursive bool, src Sources) int {
-	if s.Root == nil || s.Root.Path == "" {
+func earlierMountAt(s *specs.Spec, i int, source string, recursive bool, root func() (string, bool)) int {
+	rootPath, ok := root()
+	if !ok {
 		return -1
 	}
-	root, err := src.Source(s.Root.Path, false)
-	if err != nil {
-		return -1 // the runtime cannot start a container without its root
-	}
-	rel, err := filepath.Rel(root.Path, source)
+	rel, err := filepath.Rel(rootPath, source)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 		return -1
 	}

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -257,6 +258,39 @@ func TestProcSysRefusalExplainsAnEntryAbove(t *testing.T) {
 		s := &specs.Spec{Mounts: []specs.Mount{procMount}, Linux: &specs.Linux{ReadonlyPaths: tt.readonly}}
 		if err := procSysRefusal(s, testSources, "refused"); !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: %v, want %q", tt.readonly, err, tt.want)
+		}
+	}
+}
+
+// countingSources counts the queries for each path.
+type countingSources struct {
+	fakeSources
+	asked map[string]int
+}
+
+func (c *countingSources) Source(p string, recursive bool) (BindSource, error) {
+	c.asked[p]++
+	return c.fakeSources.Source(p, recursive)
+}
+
+// TestProcSysUndoneAsksEachSourceOnce: every bind needs the host's
+// answer, and the container's root, which each bind is held against,
+// is asked for once, not once a bind: a spec may have thousands.
+func TestProcSysUndoneAsksEachSourceOnce(t *testing.T) {
+	s := &specs.Spec{Root: &specs.Root{Path: "/bundle/rootfs"}, Linux: &specs.Linux{ReadonlyPaths: []string{"/proc/sys"}}}
+	for i := range 100 {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: fmt.Sprintf("/data/%d", i), Type: "bind", Source: fmt.Sprintf("/srv/%d", i), Options: []string{"rbind"}})
+	}
+	src := &countingSources{asked: map[string]int{}}
+	if p := procSysUndone(s, src); p.what != "" {
+		t.Fatalf("refused: %s", p.what)
+	}
+	if len(src.asked) != 101 {
+		t.Errorf("asked for %d paths, want the 100 sources and the root", len(src.asked))
+	}
+	for p, n := range src.asked {
+		if n != 1 {
+			t.Errorf("asked for %s %d times", p, n)
 		}
 	}
 }

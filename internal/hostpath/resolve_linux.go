@@ -37,30 +37,50 @@ func (r *Resolver) Source(p string, recursive bool) (spec.BindSource, error) {
 		}
 		p = filepath.Join(r.Base, p)
 	}
-	// O_PATH follows every link, as mount(2) and the runtimes' opens do,
-	// and opens a FIFO or a device without acting on it.
-	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fd, real, err := open(p)
 	if err != nil {
-		return spec.BindSource{}, &os.PathError{Op: "open", Path: p, Err: err}
+		return spec.BindSource{}, err
 	}
 	defer unix.Close(fd)
-	real, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
-	if err != nil {
-		return spec.BindSource{}, fmt.Errorf("resolve %s: %w", p, err)
-	}
 	var fs unix.Statfs_t
 	if err := unix.Fstatfs(fd, &fs); err != nil {
 		return spec.BindSource{}, &os.PathError{Op: "statfs", Path: p, Err: err}
 	}
 	b := spec.BindSource{Path: real, Procfs: fs.Type == unix.PROC_SUPER_MAGIC}
 	// Only a directory has mounts below it: the files engines bind
-	// (resolv.conf, hosts) cost no read of the mount table.
-	if recursive && !b.Procfs && isDir(fd) {
+	// (resolv.conf, hosts) cost no read of the mount table. Once it is
+	// read, a file is looked up too (no mount lies below one), which
+	// spares a stat per bind of a spec with thousands.
+	if recursive && !b.Procfs && (r.read || isDir(fd)) {
 		if b.ProcfsBelow, err = r.procfsBelow(real); err != nil {
 			return spec.BindSource{}, err
 		}
 	}
 	return b, nil
+}
+
+// open opens absolute path p with O_PATH, every link followed, as
+// mount(2) and the runtimes' opens do (O_PATH opens a FIFO or a device
+// without acting on it), and returns where it led.
+func open(p string) (fd int, real string, err error) {
+	// Most sources hold no link: then the path, cleaned, is where it
+	// leads, and the kernel's name for it need not be read back.
+	fd, err = unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
+	if err == nil {
+		return fd, filepath.Clean(p), nil
+	}
+	// A link on the way (ELOOP), or no openat2 (before Linux 5.6, or a
+	// seccomp filter): follow every link and ask the kernel where.
+	fd, err = unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, "", &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	real, err = os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		unix.Close(fd)
+		return -1, "", fmt.Errorf("resolve %s: %w", p, err)
+	}
+	return fd, real, nil
 }
 
 func isDir(fd int) bool {

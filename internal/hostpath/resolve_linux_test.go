@@ -17,6 +17,9 @@ func TestSource(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink("data", filepath.Join(dir, "to-data")); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name      string
 		base      string
@@ -35,6 +38,9 @@ func TestSource(t *testing.T) {
 		{name: "/ without rbind", path: "/", wantPath: "/"},
 		{name: "/ with rbind takes the host's procfs along", path: "/", recursive: true, wantPath: "/", below: "/proc"},
 		{name: "a plain directory with rbind", path: filepath.Join(dir, "data"), recursive: true, wantPath: filepath.Join(dir, "data")},
+		{name: "dot-dot and no link", path: dir + "/data/../data/", wantPath: filepath.Join(dir, "data")},
+		{name: "a relative link to a plain directory", path: filepath.Join(dir, "to-data"), wantPath: filepath.Join(dir, "data")},
+		{name: "dot-dot after a link", path: filepath.Join(dir, "not-proc") + "/self/..", wantPath: "/proc", procfs: true},
 		{name: "relative, from the bundle", base: dir, path: "data", wantPath: filepath.Join(dir, "data")},
 		{name: "relative, no bundle", path: "data", wantErr: "relative path"},
 		{name: "missing", path: filepath.Join(dir, "missing"), wantErr: "no such file or directory"},
