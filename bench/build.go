@@ -81,8 +81,8 @@ func Build(src, benchDir, dir string) (Binaries, error) {
 	return b, nil
 }
 
-func goBuild(src, out, pkg string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+func goBuild(src, out, pkg string, flags ...string) error {
+	cmd := exec.Command("go", append(append([]string{"build", "-trimpath", "-o", out}, flags...), pkg)...)
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var stderr bytes.Buffer

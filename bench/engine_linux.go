@@ -24,15 +24,17 @@ const (
 	benchNamespace    = "crhook-bench"
 )
 
-// engineVariant is one of figure 4's three ways to run a container.
+// engineVariant is one of figure 4's four ways to run a container.
 const (
 	enginePlain = iota
+	// engineGoFloor is the floor for any shim written in Go: execshim.
+	engineGoFloor
 	engineNotOptedIn
 	engineOptedIn
 	engineVariants
 )
 
-var engineVariantNames = [engineVariants]string{"plain runc", "crhook-runtime, not opted in", "crhook-runtime, opted in"}
+var engineVariantNames = [engineVariants]string{"plain runc", "Go exec shim (floor)", "crhook-runtime, not opted in", "crhook-runtime, opted in"}
 
 // engineLab is what figure 4 runs engines with: one rootfs as an image,
 // crhook's runtime links, an admin config whose runtime is the runc the
@@ -46,10 +48,12 @@ type engineLab struct {
 	// shimMinimal is crhook-runtime-minimal: every container of the
 	// runtime opts in (Docker, which cannot annotate).
 	shimMinimal string
-	env         []string
-	logPath     string
-	layer       []byte
-	archive     string
+	// execShim is execshim, linked to exec runc: the floor.
+	execShim string
+	env      []string
+	logPath  string
+	layer    []byte
+	archive  string
 }
 
 func newEngineLab(c Config, runc string) (*engineLab, error) {
@@ -69,6 +73,10 @@ func newEngineLab(c Config, runc string) (*engineLab, error) {
 		if err := os.Symlink(c.Bin.Hook, link); err != nil {
 			return nil, fmt.Errorf("link crhook-runtime: %w", err)
 		}
+	}
+	l.execShim = filepath.Join(dir, "bin", "execshim")
+	if err := goBuild(filepath.Join(c.Checkout, "bench"), l.execShim, "./execshim", "-ldflags=-X main.runc="+runc); err != nil {
+		return nil, err
 	}
 	// The runtime in the admin config, as an install on a node has it:
 	// the shim then reads the config on every call, as it does there.
@@ -168,20 +176,27 @@ func engineFigure(c Config, walls map[string][engineVariants][]float64, notes []
 		for i := range engineVariants {
 			rows = append(rows, medianRow(engine+": "+engineVariantNames[i], w[i], "ms"))
 		}
+		rows = append(rows, medianRow(engine+": Go exec shim (floor) / plain runc", ratios(w[engineGoFloor], w[enginePlain]), "x"))
 		for _, i := range []int{engineNotOptedIn, engineOptedIn} {
 			rows = append(rows, checkedMedian(engine+": "+engineVariantNames[i]+" / plain runc", ratios(w[i], w[enginePlain]), "x", engineTargets[i]))
 		}
-		rows = append(rows, medianRow(engine+": opted in above plain runc", differences(w[engineOptedIn], w[enginePlain]), "ms"))
+		for _, i := range []int{engineNotOptedIn, engineOptedIn} {
+			rows = append(rows, medianRow(engine+": "+engineVariantNames[i]+" / Go exec floor", ratios(w[i], w[engineGoFloor]), "x"))
+		}
+		rows = append(rows,
+			medianRow(engine+": Go exec floor above plain runc", differences(w[engineGoFloor], w[enginePlain]), "ms"),
+			medianRow(engine+": opted in above plain runc", differences(w[engineOptedIn], w[enginePlain]), "ms"))
 	}
 	notes = append(notes,
 		"plain runc: the engine's runc runtime with runc's own binary; crhook-runtime: the same runtime with crhook-runtime as its binary, which execs that runc",
+		"Go exec floor: the same runtime with execshim as its binary, a static Go program that execs that runc at once and does nothing else: the least any runtime shim written in Go costs each runtime call",
 		"versions: "+engineVersion("containerd", "--version")+"; "+engineVersion("dockerd", "--version"),
 		"ctr: `ctr run --rm --seccomp` of `true`, uid 1000; opted in with the annotation io.crhook.restore=true",
 		"CRI pod: RunPodSandbox, CreateContainer of `true` (uid 1000, all capabilities dropped, no_new_privs, RuntimeDefault seccomp, kubelet's masked and read-only paths), StartContainer, wait for its exit, StopPodSandbox, RemovePodSandbox; opted in with the pod annotation; the sandbox goes through the same runtime and never opts in",
 		"Docker: `docker run --rm --network none --user 1000 --security-opt no-new-privileges` of `true`; opted in by the runtime (crhook-runtime-minimal), as Docker cannot annotate")
 	return Figure{
 		Title: "4. The engine path: a container's whole life through crhook-runtime",
-		Setup: fmt.Sprintf("containerd and dockerd started privately; %d rounds of 3 runs per engine, order reversed every other round", c.Pairs),
+		Setup: fmt.Sprintf("containerd and dockerd started privately; %d rounds of %d runs per engine, order reversed every other round", c.Pairs, engineVariants),
 		Rows:  rows,
 		Notes: notes,
 	}
@@ -260,7 +275,12 @@ func (l *engineLab) withContainerd(f func(*containerd) error) error {
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook.options]
       BinaryName = %[3]q
       Root = %[4]q
-`, benchImage, l.runc, l.shim, root)
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.goexec]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.goexec.options]
+      BinaryName = %[5]q
+      Root = %[4]q
+`, benchImage, l.runc, l.shim, root, l.execShim)
 	configPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		return fmt.Errorf("write containerd config: %w", err)
@@ -301,6 +321,7 @@ func (cd *containerd) ctrVariants(l *engineLab) [engineVariants]func() error {
 	}
 	return [engineVariants]func() error{
 		enginePlain:      run(l.runc),
+		engineGoFloor:    run(l.execShim),
 		engineNotOptedIn: run(l.shim),
 		engineOptedIn:    run(l.shim, "--annotation", annotationRestore+"=true"),
 	}
@@ -328,6 +349,7 @@ func (cd *containerd) criVariants(l *engineLab) ([engineVariants]func() error, e
 	}
 	return [engineVariants]func() error{
 		enginePlain:      pod("runc", nil),
+		engineGoFloor:    pod("goexec", nil),
 		engineNotOptedIn: pod("crhook", nil),
 		engineOptedIn:    pod("crhook", map[string]string{annotationRestore: "true"}),
 	}, nil
@@ -417,6 +439,7 @@ func (l *engineLab) withDockerd(f func(*dockerd) error) error {
 	config, err := json.Marshal(map[string]any{"runtimes": map[string]any{
 		"crhook":          map[string]string{"path": l.shimMinimal},
 		"crhook-annotate": map[string]string{"path": l.shim},
+		"goexec":          map[string]string{"path": l.execShim},
 	}})
 	if err != nil {
 		return err
@@ -464,5 +487,5 @@ func (dk *dockerd) variants(*engineLab) [engineVariants]func() error {
 	}
 	// crhook-annotate is crhook-runtime, which opts in only what is
 	// annotated: Docker 20.10 annotates nothing.
-	return [engineVariants]func() error{enginePlain: run("runc"), engineNotOptedIn: run("crhook-annotate"), engineOptedIn: run("crhook")}
+	return [engineVariants]func() error{enginePlain: run("runc"), engineGoFloor: run("goexec"), engineNotOptedIn: run("crhook-annotate"), engineOptedIn: run("crhook")}
 }

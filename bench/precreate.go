@@ -128,10 +128,19 @@ func makeSpecInputs(c Config, typicalSpec string) ([]specInput, error) {
 		return nil, fmt.Errorf("read typical spec: %w", err)
 	}
 	inputs := []specInput{{name: "typical", path: typicalSpec, size: len(base)}}
+	// As long as /srv/crhook-bench/volumes, which earlier runs bound, so the
+	// specs keep their number of mounts per MiB.
+	sources := filepath.Join(c.Dir, "v")
+	made := 0
 	for _, mb := range c.SpecMB {
-		g, err := growSpec(base, int(mb*mib))
+		g, err := growSpec(base, int(mb*mib), sources)
 		if err != nil {
 			return nil, err
+		}
+		for ; made < g.mounts; made++ {
+			if err := os.MkdirAll(benchSource(sources, made+1), 0o755); err != nil {
+				return nil, fmt.Errorf("make bind source: %w", err)
+			}
 		}
 		in := specInput{
 			name:   fmt.Sprintf("%g MiB", mb),
@@ -279,6 +288,7 @@ func specNotes(inputs []specInput) []string {
 		notes = append(notes, fmt.Sprintf("%s = typical + %d bind mounts + %d env entries (%d bytes)", in.name, in.mounts, in.env, in.size))
 	}
 	return append(notes,
+		"each bind's source is a directory of its own that the benchmark makes: crhook resolves every bind source on the host, following links, and grants nothing past one it cannot resolve",
 		"time per MiB above typical = (wall - typical wall) / (size - typical size), per round; a linear cost keeps it flat across sizes",
 		"peak RSS is the kernel's maxrss of the process; it includes proctime's own small share, which the floor row shows")
 }

@@ -17,10 +17,12 @@ type grownSpec struct {
 }
 
 // growSpec adds mounts and env entries to base, the same number of each,
-// until it is at least size bytes. base must have process.env and mounts
+// until it is at least size bytes. Mount i binds sourceDir/vol-NNNNNN
+// (i in six digits, from 1), which the caller makes: crhook resolves
+// every bind source on the host and grants nothing past one it cannot. base must have process.env and mounts
 // (or lack them: they are created). Everything else stays, so an
 // opted-in base gives an opted-in spec.
-func growSpec(base []byte, size int) (grownSpec, error) {
+func growSpec(base []byte, size int, sourceDir string) (grownSpec, error) {
 	var s map[string]any
 	if err := json.Unmarshal(base, &s); err != nil {
 		return grownSpec{}, fmt.Errorf("parse base spec: %w", err)
@@ -43,7 +45,7 @@ func growSpec(base []byte, size int) (grownSpec, error) {
 		}
 		for range max(1, (size-len(raw))/perEntry) {
 			n++
-			mounts = append(mounts, benchMount(n))
+			mounts = append(mounts, benchMount(n, sourceDir))
 			env = append(env, benchEnv(n))
 		}
 		s["mounts"] = mounts
@@ -51,13 +53,17 @@ func growSpec(base []byte, size int) (grownSpec, error) {
 	}
 }
 
-func benchMount(i int) map[string]any {
+func benchMount(i int, sourceDir string) map[string]any {
 	return map[string]any{
 		"destination": fmt.Sprintf("/data/volumes/vol-%06d", i),
 		"type":        "bind",
-		"source":      fmt.Sprintf("/srv/crhook-bench/volumes/vol-%06d", i),
+		"source":      benchSource(sourceDir, i),
 		"options":     []string{"rbind", "ro", "nosuid", "nodev"},
 	}
+}
+
+func benchSource(sourceDir string, i int) string {
+	return fmt.Sprintf("%s/vol-%06d", sourceDir, i)
 }
 
 func benchEnv(i int) string {

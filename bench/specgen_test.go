@@ -27,7 +27,7 @@ func TestGrowSpec(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g, err := growSpec(base, tt.size)
+			g, err := growSpec(base, tt.size, "/srv/crhook-bench/volumes")
 			if err != nil {
 				t.Fatal(err)
 			}
