@@ -99,9 +99,16 @@ func (r *Resolver) procfsBelow(dir string) (string, error) {
 		r.procMounts, r.read = mounts, true
 	}
 	for _, m := range r.procMounts {
-		if dir == "/" || m.Mountpoint == dir || strings.HasPrefix(m.Mountpoint, dir+"/") {
+		if dir == "/" || covers(dir, m.Mountpoint) {
 			return m.Mountpoint, nil
 		}
 	}
 	return "", nil
+}
+
+// covers tells whether path is dir or below it, allocating nothing: it
+// runs for every procfs mount with every recursive bind of a spec.
+func covers(dir, path string) bool {
+	rest, ok := strings.CutPrefix(path, dir)
+	return ok && (rest == "" || rest[0] == '/')
 }
