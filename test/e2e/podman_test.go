@@ -96,9 +96,18 @@ func TestPodmanStopStart(t *testing.T) {
 // /proc/sys mounted read-only in its mount namespace.
 func assertLiveGrant(t *testing.T, global []string, name string) {
 	t.Helper()
+	assertPodmanGrant(t, global, name, 1000)
+}
+
+// assertPodmanGrant reads podman container name's main process from the
+// host: it runs as uid, holds CAP_CHECKPOINT_RESTORE effective and
+// bounding (and ambient, as a non-root process keeps it only there), and
+// sees /proc/sys mounted read-only in its mount namespace.
+func assertPodmanGrant(t *testing.T, global []string, name string, uid uint32) {
+	t.Helper()
 	var pid int
 	waitFor(t, "container "+name+" to run", 30*time.Second, func() (bool, string) {
-		r := podman(t, append(global, "inspect", "--format", "{{.State.Pid}}", name)...)
+		r := podman(t, append(slices.Clone(global), "inspect", "--format", "{{.State.Pid}}", name)...)
 		pid, _ = strconv.Atoi(strings.TrimSpace(r.Stdout))
 		return pid > 0, r.String()
 	})
@@ -106,8 +115,12 @@ func assertLiveGrant(t *testing.T, global []string, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.UID != 1000 || !proc.Has(st.Ambient, spec.CapCheckpointRestoreNumber) || !proc.Has(st.Effective, spec.CapCheckpointRestoreNumber) {
-		t.Fatalf("pid %d: %+v lacks the grant", pid, st)
+	granted := proc.Has(st.Effective, spec.CapCheckpointRestoreNumber) && proc.Has(st.Bounding, spec.CapCheckpointRestoreNumber)
+	if uid != 0 {
+		granted = granted && proc.Has(st.Ambient, spec.CapCheckpointRestoreNumber)
+	}
+	if st.UID != uid || !granted {
+		t.Fatalf("pid %d: %+v lacks the grant (want uid %d)", pid, st, uid)
 	}
 	mounts, err := proc.ReadMounts(pid)
 	if err != nil {
