@@ -95,7 +95,6 @@ const (
 	kindCore
 	kindRemap
 	kindFile
-	kinds
 )
 
 // FuzzEntriesMatchGoCRIU: on any entry go-criu's types decode, the lean

@@ -72,8 +72,10 @@ type reader struct {
 func (r *reader) read() (spec.Dump, error) {
 	var inv inventoryEntry
 	err := r.rawEntries("inventory.img", "INVENTORY", maxSmallImage, func(n int, entry []byte) (err error) {
-		inv, err = decodeInventory(entry)
-		return err
+		if inv, err = decodeInventory(entry); err != nil {
+			return fmt.Errorf("inventory.img: entry %d: %w", n, err)
+		}
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -204,36 +206,40 @@ func (r *reader) files() ([]spec.DumpedFile, []spec.DumpedConnection, error) {
 	var files []spec.DumpedFile
 	var conns []spec.DumpedConnection
 	err = r.rawEntries("files.img", "FILES", maxListImage, func(n int, raw []byte) error {
+		bad := func(err error) error { return fmt.Errorf("files.img: entry %d: %w", n, err) }
 		entry, err := decodeFile(raw)
-		if err == nil && entry.typ == fdTypeINETSK && entry.isk.found {
-			var c spec.DumpedConnection
-			var ok bool
-			if c, ok, err = connection(entry.isk.raw); err == nil && ok {
-				if len(conns) >= maxFiles {
-					return fmt.Errorf("%w: files.img lists more than %d connected sockets", ErrTooLarge, maxFiles)
-				}
-				conns = append(conns, c)
-				return nil
-			}
-		}
-		var reg regFileEntry
-		if err == nil && entry.typ == fdTypeREG && entry.reg.found {
-			reg, err = decodeRegFile(entry.reg.raw)
+		if err != nil {
+			return bad(err)
 		}
 		switch {
-		case err != nil:
-			return fmt.Errorf("files.img: entry %d: %w", n, err)
-		case entry.typ != fdTypeREG || !entry.reg.found || reg.ext || remapped[entry.id]:
-			return nil
-		case len(files) >= maxFiles:
-			return fmt.Errorf("%w: files.img lists more than %d regular files", ErrTooLarge, maxFiles)
+		case entry.typ == fdTypeINETSK && entry.isk.found:
+			c, ok, err := connection(entry.isk.raw)
+			switch {
+			case err != nil:
+				return bad(err)
+			case !ok:
+				return nil
+			case len(conns) >= maxFiles:
+				return fmt.Errorf("%w: files.img lists more than %d connected sockets", ErrTooLarge, maxFiles)
+			}
+			conns = append(conns, c)
+		case entry.typ == fdTypeREG && entry.reg.found:
+			reg, err := decodeRegFile(entry.reg.raw)
+			switch {
+			case err != nil:
+				return bad(err)
+			case reg.ext || remapped[entry.id]:
+				return nil
+			case len(files) >= maxFiles:
+				return fmt.Errorf("%w: files.img lists more than %d regular files", ErrTooLarge, maxFiles)
+			}
+			access := reg.flags & unix.O_ACCMODE
+			files = append(files, spec.DumpedFile{
+				Path: filepath.Join("/", reg.name), Size: reg.size, HasSize: reg.hasSize,
+				Mode: reg.mode, HasMode: reg.hasMode,
+				Read: access == unix.O_RDONLY || access == unix.O_RDWR, Write: access == unix.O_WRONLY || access == unix.O_RDWR,
+			})
 		}
-		access := reg.flags & unix.O_ACCMODE
-		files = append(files, spec.DumpedFile{
-			Path: filepath.Join("/", reg.name), Size: reg.size, HasSize: reg.hasSize,
-			Mode: reg.mode, HasMode: reg.hasMode,
-			Read: access == unix.O_RDONLY || access == unix.O_RDWR, Write: access == unix.O_WRONLY || access == unix.O_RDWR,
-		})
 		return nil
 	})
 	if errors.Is(err, fs.ErrNotExist) {
@@ -279,9 +285,9 @@ func (r *reader) image(name string, limit int64) ([]byte, error) {
 }
 
 // rawEntries reads image name, checks its magic, and calls each with
-// every entry's index and bytes. An image is two magic words (the first only a
-// class, IMG_COMMON or IMG_SERVICE), then entries, each a little-endian
-// 32-bit size and that many bytes of protobuf.
+// every entry's index and bytes. An image is two magic words (the first
+// only a class, IMG_COMMON or IMG_SERVICE), then entries, each a
+// little-endian 32-bit size and that many bytes of protobuf.
 func (r *reader) rawEntries(name, want string, limit int64, each func(n int, entry []byte) error) error {
 	data, err := r.image(name, limit)
 	if err != nil {
@@ -312,7 +318,7 @@ func (r *reader) rawEntries(name, want string, limit int64, each func(n int, ent
 var magics = sync.OnceValue(magic.LoadMagic)
 
 func checkMagic(data []byte, want string) ([]byte, error) {
-	magics := magics()
+	table := magics()
 	word := func() (uint64, bool) {
 		if len(data) < 4 {
 			return 0, false
@@ -322,14 +328,14 @@ func checkMagic(data []byte, want string) ([]byte, error) {
 		return v, true
 	}
 	v, ok := word()
-	if ok && (v == magics.ByName["IMG_COMMON"] || v == magics.ByName["IMG_SERVICE"]) {
+	if ok && (v == table.ByName["IMG_COMMON"] || v == table.ByName["IMG_SERVICE"]) {
 		v, ok = word()
 	}
 	if !ok {
 		return nil, errors.New("too short for a CRIU image")
 	}
-	if v != magics.ByName[want] {
-		got := magics.ByValue[v]
+	if v != table.ByName[want] {
+		got := table.ByValue[v]
 		if got == "" {
 			got = fmt.Sprintf("%#x", v)
 		}
