@@ -310,17 +310,9 @@ func (c *cluster) startControlPlane(t *testing.T) {
 // waitFor polls cond, failing with the daemons' logs when it never holds.
 func (c *cluster) waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(time.Second)
+	if last, ok := poll(timeout, time.Second, cond); !ok {
+		t.Fatalf("%s: not within %s: %s\n%s", what, timeout, last, c.logTails())
 	}
-	t.Fatalf("%s: not within %s: %s\n%s", what, timeout, last, c.logTails())
 }
 
 // logTails is the end of each daemon's log, for a failure.

@@ -85,15 +85,20 @@ func installPodmanHooks(t *testing.T, config ...string) (hooksDir, logPath strin
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(50 * time.Millisecond)
+	if last, ok := poll(timeout, 50*time.Millisecond, cond); !ok {
+		t.Fatalf("timed out waiting for %s; last: %s", what, strings.TrimSpace(last))
 	}
-	t.Fatalf("timed out waiting for %s; last: %s", what, strings.TrimSpace(last))
+}
+
+// poll calls cond every interval until it holds (true) or timeout has
+// passed (false), and returns the state cond gave last.
+func poll(timeout, interval time.Duration, cond func() (bool, string)) (last string, ok bool) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if ok, last = cond(); ok {
+			return last, true
+		}
+		time.Sleep(interval)
+	}
+	return last, false
 }
