@@ -383,14 +383,7 @@ func TestReadTakesGroupsUpToTheBound(t *testing.T) {
 	}
 	core := d["core-106.img"]
 	d["core-106.img"] = must(imagetest.CoreWithGroups(core, maxGroups-len(realGroups(t, core))))
-	dir := t.TempDir()
-	if err := d.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	dump, err := Read(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dump := writeAndRead(t, d)
 	if got := len(dump.Threads[0].Creds.Groups); got != maxGroups {
 		t.Errorf("thread 106 holds %d groups, want %d", got, maxGroups)
 	}
@@ -501,14 +494,7 @@ func TestReadConnections(t *testing.T) {
 	listening := must(imagetest.TCPSocket(901, 10, lo, [4]byte{}, 8080, 0))
 	closeWait := must(imagetest.TCPSocket(902, 8, [4]byte{10, 0, 0, 2}, [4]byte{10, 0, 0, 1}, 40001, 443))
 	d["files.img"] = imagetest.Image("FILES", append(entries, established, listening, closeWait)...)
-	dir := t.TempDir()
-	if err := d.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	dump, err := Read(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dump := writeAndRead(t, d)
 	want := []spec.DumpedConnection{{Local: "127.0.0.1:40000", Remote: "127.0.0.1:8080"}, {Local: "10.0.0.2:40001", Remote: "10.0.0.1:443"}}
 	if !slices.Equal(dump.Connections, want) {
 		t.Errorf("connections %v, want %v", dump.Connections, want)
@@ -530,12 +516,7 @@ func TestReadConnections(t *testing.T) {
 	}
 	inv.TcpClose = proto.Bool(true)
 	d["inventory.img"] = imagetest.Image("INVENTORY", must(proto.Marshal(&inv)))
-	if err := d.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	if dump, err = Read(dir); err != nil {
-		t.Fatal(err)
-	}
+	dump = writeAndRead(t, d)
 	if !dump.ConnectionsClosed || len(dump.Connections) != 2 {
 		t.Errorf("--tcp-close dump: closed %v, %d connections; want true, 2", dump.ConnectionsClosed, len(dump.Connections))
 	}
@@ -574,4 +555,18 @@ func TestCoreCredsMatchFullDecode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeAndRead writes dump d to a new directory and reads it back.
+func writeAndRead(t *testing.T, d imagetest.Dump) spec.Dump {
+	t.Helper()
+	dir := t.TempDir()
+	if err := d.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	dump, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dump
 }
