@@ -1,9 +1,5 @@
 package criuimage
 
-import (
-	"google.golang.org/protobuf/encoding/protowire"
-)
-
 // The entries below hold only the fields the preflight reads, decoded
 // straight from the wire. Field numbers are CRIU's (images/*.proto);
 // TestFieldNumbersMatchGoCRIU holds each to go-criu's copy of the schema,
@@ -29,8 +25,8 @@ type inventoryEntry struct {
 }
 
 func decodeInventory(b []byte) (e inventoryEntry, err error) {
-	err = eachField(b, func(num protowire.Number, typ protowire.Type, v uint64, _ []byte) error {
-		if num == inventoryTCPClose && typ == protowire.VarintType {
+	err = eachField(b, func(num fieldNumber, typ wireType, v uint64, _ []byte) error {
+		if num == inventoryTCPClose && typ == varintType {
 			e.tcpClose = v != 0
 		}
 		return nil
@@ -50,9 +46,9 @@ type pstreeEntry struct {
 }
 
 func decodePstree(b []byte) (e pstreeEntry, err error) {
-	err = eachField(b, func(num protowire.Number, typ protowire.Type, v uint64, raw []byte) (err error) {
+	err = eachField(b, func(num fieldNumber, typ wireType, v uint64, raw []byte) (err error) {
 		switch {
-		case num == pstreePID && typ == protowire.VarintType:
+		case num == pstreePID && typ == varintType:
 			e.pid = uint32(v)
 		case num == pstreeThreads:
 			e.threads, err = appendUint32s(e.threads, typ, v, raw)
@@ -80,9 +76,9 @@ func coreCreds(entry []byte) (raw []byte, found bool, err error) {
 }
 
 // messageField is the message field num of b, merged.
-func messageField(b []byte, num protowire.Number) (m merged, err error) {
-	err = eachField(b, func(n protowire.Number, typ protowire.Type, _ uint64, raw []byte) error {
-		if n == num && typ == protowire.BytesType {
+func messageField(b []byte, num fieldNumber) (m merged, err error) {
+	err = eachField(b, func(n fieldNumber, typ wireType, _ uint64, raw []byte) error {
+		if n == num && typ == bytesType {
 			m.add(raw)
 		}
 		return nil
@@ -123,9 +119,9 @@ type credsEntry struct {
 }
 
 func decodeCreds(b []byte) (e credsEntry, err error) {
-	err = eachField(b, func(num protowire.Number, typ protowire.Type, v uint64, raw []byte) (err error) {
+	err = eachField(b, func(num fieldNumber, typ wireType, v uint64, raw []byte) (err error) {
 		if num >= credsUID && num <= credsFSGID {
-			if typ == protowire.VarintType {
+			if typ == varintType {
 				e.ids[num-credsUID] = uint32(v)
 			}
 			return nil
@@ -133,12 +129,12 @@ func decodeCreds(b []byte) (e credsEntry, err error) {
 		var list *[]uint32
 		switch num {
 		case credsSecbits:
-			if typ == protowire.VarintType {
+			if typ == varintType {
 				e.secbits = uint32(v)
 			}
 			return nil
 		case credsNoNewPrivs:
-			if typ == protowire.VarintType {
+			if typ == varintType {
 				e.noNewPrivs = uint32(v) != 0
 			}
 			return nil
@@ -167,8 +163,8 @@ func decodeCreds(b []byte) (e credsEntry, err error) {
 const remapOrigID = 1 // required uint32 orig_id
 
 func decodeRemapOrigID(b []byte) (id uint32, err error) {
-	err = eachField(b, func(num protowire.Number, typ protowire.Type, v uint64, _ []byte) error {
-		if num == remapOrigID && typ == protowire.VarintType {
+	err = eachField(b, func(num fieldNumber, typ wireType, v uint64, _ []byte) error {
+		if num == remapOrigID && typ == varintType {
 			id = uint32(v)
 		}
 		return nil
@@ -195,15 +191,15 @@ type fileEntry struct {
 }
 
 func decodeFile(b []byte) (e fileEntry, err error) {
-	err = eachField(b, func(num protowire.Number, typ protowire.Type, v uint64, raw []byte) error {
+	err = eachField(b, func(num fieldNumber, typ wireType, v uint64, raw []byte) error {
 		switch {
-		case num == fileType && typ == protowire.VarintType:
+		case num == fileType && typ == varintType:
 			e.typ = uint32(v)
-		case num == fileID && typ == protowire.VarintType:
+		case num == fileID && typ == varintType:
 			e.id = uint32(v)
-		case num == fileReg && typ == protowire.BytesType:
+		case num == fileReg && typ == bytesType:
 			e.reg.add(raw)
-		case num == fileIsk && typ == protowire.BytesType:
+		case num == fileIsk && typ == bytesType:
 			e.isk.add(raw)
 		}
 		return nil
@@ -230,8 +226,8 @@ type regFileEntry struct {
 }
 
 func decodeRegFile(b []byte) (e regFileEntry, err error) {
-	err = eachField(b, func(num protowire.Number, typ protowire.Type, v uint64, raw []byte) error {
-		if typ == protowire.BytesType {
+	err = eachField(b, func(num fieldNumber, typ wireType, v uint64, raw []byte) error {
+		if typ == bytesType {
 			if num == regName {
 				e.name = string(raw)
 			}
@@ -267,13 +263,13 @@ type inetSkEntry struct {
 }
 
 func decodeInetSk(b []byte) (e inetSkEntry, err error) {
-	err = eachField(b, func(num protowire.Number, typ protowire.Type, v uint64, raw []byte) (err error) {
+	err = eachField(b, func(num fieldNumber, typ wireType, v uint64, raw []byte) (err error) {
 		switch {
 		case num == inetSrcAddr:
 			e.srcAddr, err = appendUint32s(e.srcAddr, typ, v, raw)
 		case num == inetDstAddr:
 			e.dstAddr, err = appendUint32s(e.dstAddr, typ, v, raw)
-		case typ != protowire.VarintType:
+		case typ != varintType:
 		case num == inetProto:
 			e.proto = uint32(v)
 		case num == inetSrcPort:

@@ -26,7 +26,7 @@ func TestFieldNumbersMatchGoCRIU(t *testing.T) {
 	tests := []struct {
 		msg   proto.Message
 		field protoreflect.Name
-		num   protowire.Number
+		num   fieldNumber
 	}{
 		{&inventory.InventoryEntry{}, "tcp_close", inventoryTCPClose},
 		{&pstree.PstreeEntry{}, "pid", pstreePID},
@@ -70,15 +70,15 @@ func TestFieldNumbersMatchGoCRIU(t *testing.T) {
 			if f == nil {
 				t.Fatalf("go-criu's %s has no field %s", d.Name(), tt.field)
 			}
-			if f.Number() != tt.num {
+			if f.Number() != protowire.Number(tt.num) {
 				t.Errorf("field number %d, go-criu says %d", tt.num, f.Number())
 			}
 		})
 	}
 	// The two fields go-criu v7.2.0 lacks: a newer go-criu must agree.
 	creds := (&criu_creds.CredsEntry{}).ProtoReflect().Descriptor().Fields()
-	for num, name := range map[protowire.Number]protoreflect.Name{credsNoNewPrivs: "no_new_privs", credsCapAmb: "cap_amb"} {
-		if f := creds.ByNumber(num); f != nil && f.Name() != name {
+	for num, name := range map[fieldNumber]protoreflect.Name{credsNoNewPrivs: "no_new_privs", credsCapAmb: "cap_amb"} {
+		if f := creds.ByNumber(protowire.Number(num)); f != nil && f.Name() != name {
 			t.Errorf("creds field %d is %s in go-criu, crhook reads it as %s", num, f.Name(), name)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -255,14 +254,7 @@ func connection(raw []byte) (spec.DumpedConnection, bool, error) {
 	if err != nil || sk.proto != unix.IPPROTO_TCP || sk.dstPort == 0 {
 		return spec.DumpedConnection{}, false, err
 	}
-	addr := func(words []uint32, port uint32) string {
-		ip := make(net.IP, 0, 16)
-		for _, w := range words {
-			ip = binary.LittleEndian.AppendUint32(ip, w)
-		}
-		return net.JoinHostPort(ip.String(), strconv.FormatUint(uint64(port), 10))
-	}
-	return spec.DumpedConnection{Local: addr(sk.srcAddr, sk.srcPort), Remote: addr(sk.dstAddr, sk.dstPort)}, true, nil
+	return spec.DumpedConnection{Local: hostPort(sk.srcAddr, sk.srcPort), Remote: hostPort(sk.dstAddr, sk.dstPort)}, true, nil
 }
 
 // image reads image name, at most limit bytes and what is left of the
