@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,17 +25,21 @@ const (
 	benchNamespace    = "crhook-bench"
 )
 
-// engineVariant is one of figure 4's four ways to run a container.
+// engineVariant is one of figure 4's five ways to run a container.
 const (
 	enginePlain = iota
+	// engineCFloor is the floor for any shim at all: a static C program
+	// that only execs runc. What it adds is the exec itself.
+	engineCFloor
 	// engineGoFloor is the floor for any shim written in Go: execshim.
+	// What it adds above engineCFloor is the Go runtime's start.
 	engineGoFloor
 	engineNotOptedIn
 	engineOptedIn
 	engineVariants
 )
 
-var engineVariantNames = [engineVariants]string{"plain runc", "Go exec shim (floor)", "crhook-runtime, not opted in", "crhook-runtime, opted in"}
+var engineVariantNames = [engineVariants]string{"plain runc", "C exec shim", "Go exec shim (floor)", "crhook-runtime, not opted in", "crhook-runtime, opted in"}
 
 // engineLab is what figure 4 runs engines with: one rootfs as an image,
 // crhook's runtime links, an admin config whose runtime is the runc the
@@ -50,10 +55,12 @@ type engineLab struct {
 	shimMinimal string
 	// execShim is execshim, linked to exec runc: the floor.
 	execShim string
-	env      []string
-	logPath  string
-	layer    []byte
-	archive  string
+	// cExecShim is cExecShimSource built to exec runc.
+	cExecShim string
+	env       []string
+	logPath   string
+	layer     []byte
+	archive   string
 }
 
 func newEngineLab(c Config, runc string) (*engineLab, error) {
@@ -78,6 +85,10 @@ func newEngineLab(c Config, runc string) (*engineLab, error) {
 	if err := goBuild(filepath.Join(c.Checkout, "bench"), l.execShim, "./execshim", "-ldflags=-X main.runc="+runc); err != nil {
 		return nil, err
 	}
+	l.cExecShim = filepath.Join(dir, "bin", "cexecshim")
+	if err := buildCExecShim(l.cExecShim, runc); err != nil {
+		return nil, err
+	}
 	// The runtime in the admin config, as an install on a node has it:
 	// the shim then reads the config on every call, as it does there.
 	l.logPath = filepath.Join(dir, "crhook.log")
@@ -99,6 +110,33 @@ func newEngineLab(c Config, runc string) (*engineLab, error) {
 		return nil, fmt.Errorf("write the image: %w", err)
 	}
 	return l, nil
+}
+
+// cExecShimSource is the C exec floor: it execs RUNC with its own
+// arguments and does nothing else, as execshim does in Go.
+const cExecShimSource = `#include <stdio.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+	(void)argc;
+	argv[0] = RUNC;
+	execv(RUNC, argv);
+	perror("cexecshim: exec " RUNC);
+	return 127;
+}
+`
+
+// buildCExecShim builds cExecShimSource, static, to exec runc.
+func buildCExecShim(out, runc string) error {
+	src := out + ".c"
+	if err := os.WriteFile(src, []byte(cExecShimSource), 0o644); err != nil {
+		return fmt.Errorf("write the C exec shim: %w", err)
+	}
+	cmd := exec.Command("gcc", "-static", "-O2", "-o", out, "-DRUNC="+strconv.Quote(runc), src)
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the C exec shim (gcc, libc6-dev): %w: %s", err, bytes.TrimSpace(output))
+	}
+	return nil
 }
 
 // EnginePath is figure 4: a container's whole life through the engines
@@ -147,7 +185,7 @@ func EnginePath(c Config) (Figure, error) {
 	return engineFigure(c, walls, notes), nil
 }
 
-// measure runs the three variants in interleaved rounds after one
+// measure runs the variants in interleaved rounds after one
 // warm-up each, and returns their walls in milliseconds.
 func (l *engineLab) measure(what string, variants [engineVariants]func() error) ([engineVariants][]float64, error) {
 	var walls [engineVariants][]float64
@@ -176,7 +214,9 @@ func engineFigure(c Config, walls map[string][engineVariants][]float64, notes []
 		for i := range engineVariants {
 			rows = append(rows, medianRow(engine+": "+engineVariantNames[i], w[i], "ms"))
 		}
-		rows = append(rows, medianRow(engine+": Go exec shim (floor) / plain runc", ratios(w[engineGoFloor], w[enginePlain]), "x"))
+		rows = append(rows,
+			medianRow(engine+": C exec shim / plain runc", ratios(w[engineCFloor], w[enginePlain]), "x"),
+			medianRow(engine+": Go exec shim (floor) / plain runc", ratios(w[engineGoFloor], w[enginePlain]), "x"))
 		for _, i := range []int{engineNotOptedIn, engineOptedIn} {
 			rows = append(rows, checkedMedian(engine+": "+engineVariantNames[i]+" / plain runc", ratios(w[i], w[enginePlain]), "x", engineTargets[i]))
 		}
@@ -190,6 +230,7 @@ func engineFigure(c Config, walls map[string][engineVariants][]float64, notes []
 	notes = append(notes,
 		"plain runc: the engine's runc runtime with runc's own binary; crhook-runtime: the same runtime with crhook-runtime as its binary, which execs that runc",
 		"Go exec floor: the same runtime with execshim as its binary, a static Go program that execs that runc at once and does nothing else: the least any runtime shim written in Go costs each runtime call",
+		"C exec shim: the same with a static C program that does only that: what the exec of a shim costs; the Go floor's share above it is the Go runtime's start",
 		"versions: "+engineVersion("containerd", "--version")+"; "+engineVersion("dockerd", "--version"),
 		"ctr: `ctr run --rm --seccomp` of `true`, uid 1000; opted in with the annotation io.crhook.restore=true",
 		"CRI pod: RunPodSandbox, CreateContainer of `true` (uid 1000, all capabilities dropped, no_new_privs, RuntimeDefault seccomp, kubelet's masked and read-only paths), StartContainer, wait for its exit, StopPodSandbox, RemovePodSandbox; opted in with the pod annotation; the sandbox goes through the same runtime and never opts in",
@@ -280,7 +321,12 @@ func (l *engineLab) withContainerd(f func(*containerd) error) error {
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.goexec.options]
       BinaryName = %[5]q
       Root = %[4]q
-`, benchImage, l.runc, l.shim, root, l.execShim)
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.cexec]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.cexec.options]
+      BinaryName = %[6]q
+      Root = %[4]q
+`, benchImage, l.runc, l.shim, root, l.execShim, l.cExecShim)
 	configPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		return fmt.Errorf("write containerd config: %w", err)
@@ -321,6 +367,7 @@ func (cd *containerd) ctrVariants(l *engineLab) [engineVariants]func() error {
 	}
 	return [engineVariants]func() error{
 		enginePlain:      run(l.runc),
+		engineCFloor:     run(l.cExecShim),
 		engineGoFloor:    run(l.execShim),
 		engineNotOptedIn: run(l.shim),
 		engineOptedIn:    run(l.shim, "--annotation", annotationRestore+"=true"),
@@ -349,6 +396,7 @@ func (cd *containerd) criVariants(l *engineLab) ([engineVariants]func() error, e
 	}
 	return [engineVariants]func() error{
 		enginePlain:      pod("runc", nil),
+		engineCFloor:     pod("cexec", nil),
 		engineGoFloor:    pod("goexec", nil),
 		engineNotOptedIn: pod("crhook", nil),
 		engineOptedIn:    pod("crhook", map[string]string{annotationRestore: "true"}),
@@ -440,6 +488,7 @@ func (l *engineLab) withDockerd(f func(*dockerd) error) error {
 		"crhook":          map[string]string{"path": l.shimMinimal},
 		"crhook-annotate": map[string]string{"path": l.shim},
 		"goexec":          map[string]string{"path": l.execShim},
+		"cexec":           map[string]string{"path": l.cExecShim},
 	}})
 	if err != nil {
 		return err
@@ -487,5 +536,8 @@ func (dk *dockerd) variants(*engineLab) [engineVariants]func() error {
 	}
 	// crhook-annotate is crhook-runtime, which opts in only what is
 	// annotated: Docker 20.10 annotates nothing.
-	return [engineVariants]func() error{enginePlain: run("runc"), engineGoFloor: run("goexec"), engineNotOptedIn: run("crhook-annotate"), engineOptedIn: run("crhook")}
+	return [engineVariants]func() error{
+		enginePlain: run("runc"), engineCFloor: run("cexec"), engineGoFloor: run("goexec"),
+		engineNotOptedIn: run("crhook-annotate"), engineOptedIn: run("crhook"),
+	}
 }
