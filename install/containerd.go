@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 
@@ -357,14 +358,16 @@ func (c containerdConfig) imports(file string) bool {
 	})
 }
 
-var importsLine = regexp.MustCompile(`(?m)^imports\s*=\s*\[`)
+// importsLine is compiled on first use: every crhook command would pay
+// for it at start.
+var importsLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^imports\s*=\s*\[`) })
 
 // withCrhookImport lists file in the main file's imports: first in an
 // existing top-level imports array, or on a marked line of its own at
 // the top.
 func withCrhookImport(main []byte, file string) []byte {
 	entry := fmt.Sprintf("%q", file)
-	if loc := importsLine.FindIndex(main); loc != nil {
+	if loc := importsLine().FindIndex(main); loc != nil {
 		sep := ", "
 		if rest := bytes.TrimLeft(main[loc[1]:], " \t\r\n"); len(rest) > 0 && rest[0] == ']' {
 			sep = ""
@@ -380,7 +383,7 @@ func withoutCrhookImport(main []byte, file string) []byte {
 	if line := []byte("imports = [" + entry + "]" + importsMarker + "\n"); bytes.HasPrefix(main, line) {
 		return main[len(line):]
 	}
-	if loc := importsLine.FindIndex(main); loc != nil {
+	if loc := importsLine().FindIndex(main); loc != nil {
 		for _, form := range []string{entry + ", ", entry} {
 			if bytes.HasPrefix(main[loc[1]:], []byte(form)) {
 				return slices.Concat(main[:loc[1]], main[loc[1]+len(form):])

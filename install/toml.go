@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 
@@ -49,13 +50,14 @@ func writeTable(b *strings.Builder, path []string, table map[string]any) error {
 	return nil
 }
 
-var bareKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+// bareKey is compiled on first use, as importsLine is.
+var bareKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
 
 // dotted joins a key path, quoting the parts that are not bare keys.
 func dotted(path []string) string {
 	parts := make([]string, len(path))
 	for i, p := range path {
-		if bareKey.MatchString(p) {
+		if bareKey().MatchString(p) {
 			parts[i] = p
 		} else {
 			parts[i] = strconv.Quote(p)
