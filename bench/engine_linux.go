@@ -302,31 +302,13 @@ func (l *engineLab) withContainerd(f func(*containerd) error) error {
 	root := filepath.Join(dir, "runc-root")
 	config := fmt.Sprintf(`version = 2
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "%[1]s:latest"
+  sandbox_image = "%s:latest"
   restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      BinaryName = %[2]q
-      Root = %[4]q
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook]
-    runtime_type = "io.containerd.runc.v2"
-    pod_annotations = ["io.crhook.*"]
-    container_annotations = ["io.crhook.*"]
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crhook.options]
-      BinaryName = %[3]q
-      Root = %[4]q
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.goexec]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.goexec.options]
-      BinaryName = %[5]q
-      Root = %[4]q
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.cexec]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.cexec.options]
-      BinaryName = %[6]q
-      Root = %[4]q
-`, benchImage, l.runc, l.shim, root, l.execShim, l.cExecShim)
+`, benchImage) +
+		criRuntime("runc", l.runc, root, false) +
+		criRuntime("crhook", l.shim, root, true) +
+		criRuntime("goexec", l.execShim, root, false) +
+		criRuntime("cexec", l.cExecShim, root, false)
 	configPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		return fmt.Errorf("write containerd config: %w", err)
@@ -345,6 +327,24 @@ func (l *engineLab) withContainerd(f func(*containerd) error) error {
 		}
 	}
 	return f(cd)
+}
+
+// criRuntime is the containerd config of CRI's runtime handler name:
+// runc's shim with binary as its runtime and state under root; with
+// annotations, crhook's opt-in annotations reach the runtime.
+func criRuntime(name, binary, root string, annotations bool) string {
+	table := `  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.` + name + `]
+    runtime_type = "io.containerd.runc.v2"
+`
+	if annotations {
+		table += `    pod_annotations = ["io.crhook.*"]
+    container_annotations = ["io.crhook.*"]
+`
+	}
+	return table + fmt.Sprintf(`    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.%s.options]
+      BinaryName = %q
+      Root = %q
+`, name, binary, root)
 }
 
 // ctr runs ctr against this containerd.
